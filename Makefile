@@ -1,0 +1,47 @@
+# serving-kit: `make demo` runs the main job on the local provider; `make test` runs the tests.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+KIT := $(BIN)/kit
+
+.PHONY: setup demo test test-unit test-integration lint lock clean
+
+$(BIN)/kit: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/kit
+
+setup: $(BIN)/kit ## create the venv and install the kit with its dev tools
+
+demo: setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> report -> down
+	$(KIT) doctor
+	$(KIT) up
+	$(KIT) bench mlserver malware --profile smoke; status=$$?; \
+	  if [ $$status -eq 0 ]; then $(KIT) report; status=$$?; fi; \
+	  $(KIT) down; exit $$status
+
+test: setup lint ## the whole suite: unit, CLI and integration tests on real local hosts
+	$(BIN)/pytest -q tests
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit tests/cli
+
+test-integration: setup
+	$(BIN)/pytest -q tests/integration
+
+lint: setup ## ruff, terraform fmt/validate, ansible syntax check and ansible-lint
+	$(BIN)/ruff check kit tests scenarios benchmarks
+	terraform fmt -check -recursive terraform
+	d=$$(mktemp -d) && export TF_CLI_CONFIG_FILE=/dev/null TF_DATA_DIR=$$d && \
+	  terraform -chdir=terraform/local init -backend=false -input=false -no-color >/dev/null && \
+	  terraform -chdir=terraform/local validate -no-color; status=$$?; rm -rf $$d; exit $$status
+	cd ansible && PATH=$(CURDIR)/$(BIN):$$PATH ANSIBLE_CONFIG=ansible.cfg ansible-playbook --syntax-check -i localhost, site.yml deploy.yml
+	cd ansible && PATH=$(CURDIR)/$(BIN):$$PATH ANSIBLE_CONFIG=ansible.cfg ansible-lint -q site.yml deploy.yml roles
+
+lock: setup ## regenerate the roles' pinned wheel locks from their requirements.in
+	$(BIN)/python -m kit.configure.wheelhouse lock mlserver
+	$(BIN)/python -m kit.configure.wheelhouse lock load_client
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""Names that are the same everywhere (DESIGN.md section 3): role, host key, CLI value, results column."""
+
+from __future__ import annotations
+
+FRAMEWORKS: tuple[str, ...] = ("tfserving", "torchserve", "mlserver", "mlflow", "bentoml")
+SCENARIOS: tuple[str, ...] = ("malware", "crypto", "image", "sentiment")
+PAYLOADS: tuple[str, ...] = ("small", "medium", "large")
+PROVIDERS: tuple[str, ...] = ("local", "aws")
+
+#: Frameworks whose role exists so far; the others are named in errors as "not available yet".
+IMPLEMENTED_FRAMEWORKS: tuple[str, ...] = ("mlserver",)
+
+
+def server_host(framework: str) -> str:
+    return f"srv-{framework}"

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from kit import config
+from kit.errors import UsageError
+
+
+def test_defaults_are_the_smoke_profile() -> None:
+    cfg = config.Config()
+    s = cfg.bench_settings()
+    assert (s.rates, s.duration_s, s.warmup_s, s.repetitions, s.payloads) == (
+        (50.0,),
+        5.0,
+        2.0,
+        1,
+        ("small",),
+    )
+
+
+def test_paper_profile_matches_the_study() -> None:
+    s = config.Config().bench_settings("paper")
+    assert s.rates == (200.0,) and s.duration_s == 60 and s.payloads == ("small", "medium", "large")
+    assert s.repetitions >= 3
+
+
+def test_bench_table_overrides_only_what_it_sets() -> None:
+    cfg = config.from_dict({"bench": {"rates": [10, 20]}})
+    s = cfg.bench_settings()
+    assert s.rates == (10.0, 20.0) and s.duration_s == 5.0
+
+
+def test_digest_is_stable_and_tracks_changes() -> None:
+    assert config.Config().digest() == config.Config().digest()
+    assert config.Config().digest() != config.from_dict({"seed": 7}).digest()
+
+
+@pytest.mark.parametrize(
+    ("raw", "what"),
+    [
+        ({"bench": {"rates": [0]}}, "config: rates: rates must be above 0 req/s, got [0.0]"),
+        ({"bench": {"duration_s": 0}}, "config: duration_s: Input should be greater than 0"),
+        (
+            {"frameworks": ["foo"]},
+            "config: frameworks: unknown framework 'foo'; choose from tfserving, torchserve, mlserver, mlflow, bentoml",
+        ),
+        ({"profile": "fast"}, "config: profile: unknown profile 'fast'; choose from smoke, paper"),
+        ({"nope": 1}, "config: nope: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_values_are_usage_errors(raw: dict, what: str) -> None:
+    with pytest.raises(UsageError) as info:
+        config.from_dict(raw)
+    assert info.value.what == what
+    assert info.value.hint == "See README.md, section Configuration, for every key and its allowed values"
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    bad = tmp_path / "kit.toml"
+    bad.write_text("frameworks = [mlserver\n")
+    with pytest.raises(UsageError) as info:
+        config.load(bad)
+    assert info.value.what.startswith(f"config file {bad} is not valid TOML:")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        config.load(tmp_path / "absent.toml")
+    assert info.value.what == f"config file {tmp_path / 'absent.toml'} does not exist"
+
+
+def test_toml_file_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "kit.toml"
+    path.write_text(
+        'seed = 9\nscenarios = ["malware"]\n[bench]\nrates = [25]\n[local]\nserver_memory_mb = 2048\n'
+    )
+    cfg = config.load(path)
+    assert cfg.seed == 9 and cfg.bench_settings().rates == (25.0,) and cfg.local.server_memory_mb == 2048
