@@ -1,0 +1,1 @@
+"""Provisioning: Terraform roots per provider, the LXD plumbing of the local provider, inventory."""
