@@ -1,0 +1,1 @@
+"""Configuration of hosts: wheelhouse for offline installs, Ansible inventory, ansible-runner."""

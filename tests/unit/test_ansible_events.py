@@ -1,0 +1,42 @@
+import json
+from pathlib import Path
+
+from kit.configure.ansible import PlaybookResult, failure_from_event, raise_for, summarize_events
+from kit.errors import HostError
+
+
+def events(data_dir: Path, name: str) -> list[dict]:
+    return json.loads((data_dir / "ansible" / name).read_text())
+
+
+def test_second_converge_changes_nothing(data_dir: Path) -> None:
+    changed, failures = summarize_events(events(data_dir, "site_second_converge_events.json"))
+    assert changed == {} and failures == []
+
+
+def test_failed_task_names_host_task_and_message(data_dir: Path) -> None:
+    evs = events(data_dir, "deploy_failed_events.json")
+    found = [f for f in (failure_from_event(e) for e in evs) if f]
+    assert found and found[-1]["host"] == "srv-mlserver"
+    result = PlaybookResult("deploy.yml", "failed", 1.0, failures=found, log="/x/ansible.log")
+    try:
+        raise_for(result)
+    except HostError as exc:
+        assert exc.host == "srv-mlserver"
+        assert exc.what.startswith(
+            "srv-mlserver: deploying broken failed and was rolled back: MLServer on srv-mlserver did not become ready at /v2/models/broken/ready within 8s; journal errors: ModuleNotFoundError: No module named 'no_such_runtime'"
+        )
+        assert exc.hint == "Read /x/ansible.log (the task's full output)"
+    else:
+        raise AssertionError("no error raised")
+
+
+def test_unreachable_host(data_dir: Path) -> None:
+    evs = events(data_dir, "unreachable_events.json")
+    found = [f for f in (failure_from_event(e) for e in evs) if f]
+    result = PlaybookResult("site.yml", "failed", 1.0, unreachable=found, log="/x/ansible.log")
+    try:
+        raise_for(result)
+    except HostError as exc:
+        assert exc.what.startswith("host srv-mlserver did not answer over SSH")
+        assert exc.hint.startswith("Check it with `kit status`")
