@@ -1,0 +1,131 @@
+"""A cell's load plan: what the engine on the client host sends, when, and for how long.
+
+The plan is the whole contract with engine.py (which imports nothing from kit): a JSON document
+that the orchestrator writes here and ships with the engine. Mistakes are refused here, with a
+hint, rather than on the client host halfway through a bench.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from kit.errors import UsageError
+
+ARRIVALS = ("constant", "poisson")
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # warmup | measure
+    rate: float  # requests per second
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Target:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Plan:
+    targets: Sequence[Target]  # requests cycle through these in order
+    phases: Sequence[Phase]  # run back to back on one connection pool
+    arrival: str = "constant"
+    seed: int = 0
+    timeout_s: float = 10.0
+    keepalive: bool = True
+    warm_connections: int = 4
+    drain_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "targets": [_target_json(t) for t in self.targets],
+                "phases": [{"name": p.name, "rate": p.rate, "duration_s": p.duration_s} for p in self.phases],
+                "arrival": self.arrival,
+                "seed": self.seed,
+                "timeout_s": self.timeout_s,
+                "keepalive": self.keepalive,
+                "warm_connections": self.warm_connections,
+                "drain_s": self.drain_s,
+            }
+        )
+
+    def seconds(self) -> float:
+        """Scheduled seconds, drain not included: the orchestrator adds drain_s to its own timeout."""
+        return sum(p.duration_s for p in self.phases)
+
+
+def _target_json(t: Target) -> dict[str, object]:
+    # base64 because bodies may be binary (images, tensors) and JSON carries only text.
+    return {
+        "method": t.method,
+        "url": t.url,
+        "headers": dict(t.headers),
+        "body_b64": base64.b64encode(t.body).decode(),
+    }
+
+
+def validate(plan: Plan) -> None:
+    _validate_targets(plan.targets)
+    _validate_phases(plan.phases)
+    if plan.arrival not in ARRIVALS:
+        raise UsageError(f"unknown arrival process '{plan.arrival}'", f"Choose one of: {', '.join(ARRIVALS)}")
+    if plan.timeout_s <= 0:
+        raise UsageError(
+            f"request timeout {plan.timeout_s:g}s is not above zero", "Use a timeout above 0 seconds"
+        )
+    if plan.drain_s < 0:
+        raise UsageError(f"drain time {plan.drain_s:g}s is negative", "Use 0 or more seconds")
+    if plan.warm_connections < 0:
+        raise UsageError(
+            f"warm_connections {plan.warm_connections} is negative", "Use 0 (no warming) or more"
+        )
+
+
+def _validate_targets(targets: Sequence[Target]) -> None:
+    if not targets:
+        raise UsageError("the load plan has no target", "Give at least one URL to send requests to")
+    for t in targets:
+        parts = urlsplit(t.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"target URL '{t.url}' is not http(s)", "Use a URL such as http://10.78.0.23:8090/..."
+            )
+        if not t.method or not t.method.isalpha():
+            raise UsageError(f"HTTP method '{t.method}' is not valid", "Use POST, GET or another HTTP verb")
+
+
+def _validate_phases(phases: Sequence[Phase]) -> None:
+    if not phases:
+        raise UsageError("the load plan has no phase", "Give a measured phase with a rate and a duration")
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names) or not all(names):
+        # The engine reports per phase by name, and raw rows carry the name: it must say which phase.
+        raise UsageError(
+            f"phase names {names} are empty or repeated", "Name each phase once: warmup, measure"
+        )
+    for p in phases:
+        if p.rate <= 0:
+            raise UsageError(f"rate {p.rate:g} req/s is not above zero", "Use a rate above 0, e.g. --rate 50")
+        if p.duration_s <= 0:
+            raise UsageError(
+                f"duration {p.duration_s:g}s of phase {p.name} is not above zero",
+                "Use a duration above 0 seconds",
+            )
+
+
+def engine_path() -> Path:
+    """engine.py, the file the orchestrator copies to the client host and runs there."""
+    return Path(__file__).with_name("engine.py")

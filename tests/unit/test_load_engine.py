@@ -1,0 +1,313 @@
+"""The real engine (kit/load/engine.py) as a subprocess against a real aiohttp server on 127.0.0.1.
+
+Rates and durations are small so that the file runs in about 20 s on a shared 2-core machine; the
+bounds on send lag are loose for the same reason (the 1 ms rule is checked by the bench, per cell).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import itertools
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from kit.load import engine
+from kit.load.collect import rows_from_engine_csv
+from kit.load.plan import Phase, Plan, Target, engine_path
+from kit.results.schema import RAW_SCHEMA
+
+# /freeze/N: from the N-th request on that path, the server stops answering for 1 s; every request that
+# arrives meanwhile waits for the end of the freeze (a GC pause, a stuck worker).
+SERVER = r"""
+import asyncio, collections, sys, time
+from aiohttp import web
+
+arrivals = collections.Counter()
+frozen_until = {}
+
+async def ok(request):
+    await request.read()
+    return web.Response(text='{"ok": true}')
+
+async def fail(request):
+    await request.read()
+    return web.Response(status=500, text="boom")
+
+async def slow(request):
+    await request.read()
+    await asyncio.sleep(float(request.match_info["s"]))
+    return web.Response(text="late")
+
+async def freeze(request):
+    await request.read()
+    path = request.path
+    arrivals[path] += 1
+    if arrivals[path] == int(request.match_info["n"]):
+        frozen_until[path] = time.monotonic() + 1.0
+    wait = frozen_until.get(path, 0.0) - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return web.Response(text="thawed")
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/ok", ok)
+    app.router.add_post("/fail", fail)
+    app.router.add_post("/slow/{s}", slow)
+    app.router.add_post("/freeze/{n}", freeze)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    script = tmp_path_factory.mktemp("srv") / "server.py"
+    script.write_text(SERVER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = proc.stdout.readline().strip()  # the server binds port 0 and says which one it got
+    assert port.isdigit(), "the test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_plan(urls: str | list[str], rate: float, duration: float, warmup: float = 0.0, **kw: Any) -> Plan:
+    phases = [Phase("warmup", rate, warmup)] if warmup else []
+    targets = [
+        Target("POST", u, {"Content-Type": "application/json"}, b'{"x": 1}')
+        for u in ([urls] if isinstance(urls, str) else urls)
+    ]
+    return Plan(targets=targets, phases=[*phases, Phase("measure", rate, duration)], **kw)
+
+
+def start(p: Plan, tmp_path: Path, *prefix: str) -> tuple[subprocess.Popen[str], Path]:
+    plan_file, out = tmp_path / "plan.json", tmp_path / "out.csv"
+    plan_file.write_text(p.to_json())
+    cmd = [*(prefix or (sys.executable,)), str(engine_path()), str(plan_file), str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, out
+
+
+def finish(
+    proc: subprocess.Popen[str], out: Path, rc: int = 0
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == rc, stderr
+    with out.open() as fh:
+        rows = [
+            {k: v if k in ("phase", "error") else int(v) for k, v in r.items()} for r in csv.DictReader(fh)
+        ]
+    return sorted(rows, key=lambda r: r["seq"]), json.loads(stdout.strip().splitlines()[-1])
+
+
+def run(p: Plan, tmp_path: Path, *prefix: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    return finish(*start(p, tmp_path, *prefix))
+
+
+def started(out: Path, then: float) -> None:
+    """Wait until the engine has opened its CSV (imports done, schedule built), then `then` seconds more."""
+    deadline = time.monotonic() + 20
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(then)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- pure parts ---------------------------------------------------------------------------------
+def test_engine_imports_only_the_stdlib_aiohttp_and_uvloop() -> None:
+    """It is copied alone to the client host, whose Python has nothing of the kit."""
+    tree = ast.parse(engine_path().read_text())
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+        if not (isinstance(node, ast.ImportFrom) and node.level)
+    }
+    assert imported - sys.stdlib_module_names == {"aiohttp", "uvloop"}
+
+
+def test_constant_schedule_runs_the_phases_back_to_back() -> None:
+    phases = [
+        {"name": "warmup", "rate": 10, "duration_s": 1},
+        {"name": "measure", "rate": 20, "duration_s": 2},
+    ]
+    sched = engine.schedule(phases, "constant", 0)
+    assert len(sched) == 50 and sched[9] == ("warmup", 0.9) and sched[10] == ("measure", 1.0)
+    assert sched[11][1] == pytest.approx(1.05)
+
+
+def test_poisson_schedule_is_seeded() -> None:
+    phases = [{"name": "measure", "rate": 100, "duration_s": 5}]
+    a, b = engine.schedule(phases, "poisson", 7), engine.schedule(phases, "poisson", 7)
+    assert a == b != engine.schedule(phases, "poisson", 8)
+    assert 400 < len(a) < 600 and all(0 < t < 5 for _, t in a)
+    gaps = [y - x for (_, x), (_, y) in itertools.pairwise(a)]
+    assert 0.008 < sum(gaps) / len(gaps) < 0.012 and max(gaps) > 3 * min(gaps)
+
+
+# --- the engine against a server ----------------------------------------------------------------
+def test_constant_rate_sends_every_request_on_schedule(server: str, tmp_path: Path) -> None:
+    rows, summary = run(make_plan(f"{server}/ok", 200, 1.5, warmup=0.5), tmp_path)
+    assert [r["seq"] for r in rows] == list(range(400))  # unique, and continued across the phases
+    assert [r["phase"] for r in rows] == ["warmup"] * 100 + ["measure"] * 300
+    gaps = {b["intended_ns"] - a["intended_ns"] for a, b in itertools.pairwise(rows)}
+    assert gaps <= {4_999_999, 5_000_000, 5_000_001}  # 1/rate, to the nanosecond
+    assert all(r["done_ns"] >= r["sent_ns"] >= r["intended_ns"] and r["code"] == 200 for r in rows)
+    assert rows[0]["bytes_out"] == 8 and rows[0]["bytes_in"] == 12 and rows[0]["error"] == ""
+    measure = summary["per_phase"]["measure"]
+    assert (summary["scheduled"], summary["sent"], summary["not_sent"], summary["errors"]) == (400, 400, 0, 0)
+    assert (measure["scheduled"], measure["sent"]) == (300, 300)
+    assert measure["achieved_rate"] == pytest.approx(200, rel=0.01)
+    assert measure["send_lag_p99_ms"] < 10 and summary["interrupted"] is False
+
+
+def test_poisson_with_the_same_seed_sends_the_same_schedule(server: str, tmp_path: Path) -> None:
+    def offsets(seed: int, sub: str) -> list[int]:
+        (tmp_path / sub).mkdir()
+        rows, _ = run(make_plan(f"{server}/ok", 300, 0.5, arrival="poisson", seed=seed), tmp_path / sub)
+        return [r["intended_ns"] - rows[0]["intended_ns"] for r in rows]
+
+    first, again = offsets(11, "a"), offsets(11, "b")
+    assert first == again and len(first) > 100
+    assert len({b - a for a, b in itertools.pairwise(first)}) > 100  # not a constant spacing
+
+
+def test_a_stall_shows_in_the_tail_and_does_not_hold_sends_back(server: str, tmp_path: Path) -> None:
+    """Open loop: requests keep leaving during a 1 s freeze, and carry their wait in their latency."""
+    rows, summary = run(make_plan(f"{server}/freeze/100", 100, 3.0), tmp_path)
+    latency_s = [(r["done_ns"] - r["intended_ns"]) / 1e9 for r in rows]
+    lag_ms = [(r["sent_ns"] - r["intended_ns"]) / 1e6 for r in rows]
+    assert len(rows) == 300 and summary["not_sent"] == 0
+    assert 0.9 < quantile(latency_s, 0.99) < 1.3 and quantile(latency_s, 0.5) < 0.1
+    assert 35 < sum(lat > 0.5 for lat in latency_s) < 65  # the ~half of the freeze's 100 that waited > 0.5 s
+    assert quantile(lag_ms, 0.99) < 10
+
+
+def test_refused_connections_are_code_zero_rows(tmp_path: Path) -> None:
+    rows, summary = run(make_plan(f"http://127.0.0.1:{closed_port()}/ok", 100, 0.5, timeout_s=2), tmp_path)
+    assert len(rows) == 50 and {r["code"] for r in rows} == {0}
+    assert summary["errors"] == summary["completed"] == 50
+    assert all("Cannot connect" in r["error"] for r in rows)
+
+
+def test_http_errors_keep_their_status_and_body(server: str, tmp_path: Path) -> None:
+    rows, summary = run(make_plan(f"{server}/fail", 50, 0.3), tmp_path)
+    assert {(r["code"], r["error"]) for r in rows} == {(500, "boom")} and summary["errors"] == len(rows) == 15
+
+
+def test_timeouts_are_code_zero_rows(server: str, tmp_path: Path) -> None:
+    rows, _ = run(make_plan(f"{server}/slow/2", 20, 0.25, timeout_s=0.3, warm_connections=0), tmp_path)
+    assert len(rows) == 5 and {(r["code"], r["error"]) for r in rows} == {(0, "timeout after 0.3s")}
+    assert all(0.29e9 < r["done_ns"] - r["sent_ns"] < 1e9 for r in rows)
+
+
+def test_requests_still_out_after_the_drain_are_rows(server: str, tmp_path: Path) -> None:
+    began = time.monotonic()
+    rows, summary = run(make_plan(f"{server}/slow/5", 20, 0.25, drain_s=0.3, warm_connections=0), tmp_path)
+    assert time.monotonic() - began < 4
+    assert len(rows) == 5 and {(r["code"], r["error"]) for r in rows} == {(0, "unfinished at drain")}
+    assert summary["unfinished"] == 5 and summary["interrupted"] is False
+
+
+def test_targets_are_cycled_in_order_and_rows_conform_to_the_raw_schema(server: str, tmp_path: Path) -> None:
+    p = make_plan([f"{server}/ok", f"{server}/fail"], 40, 0.5, warmup=0.25)
+    run(p, tmp_path)
+    df = rows_from_engine_csv(
+        tmp_path / "out.csv",
+        run_id="r1",
+        framework="mlserver",
+        scenario="malware",
+        payload="small",
+        rate=40,
+        rep=2,
+    )
+    assert df.schema == pl.Schema(RAW_SCHEMA) and df.height == 30
+    assert df["seq"].to_list() == list(range(30)) and df["code"].to_list() == [200, 500] * 15
+    assert df.filter(pl.col("code") == 200)["error"].null_count() == 15
+    assert set(df.filter(pl.col("code") == 500)["error"]) == {"boom"}
+    assert (df["latency_ns"] == df["done_ns"] - df["intended_ns"]).all()
+    assert (df["service_ns"] == df["done_ns"] - df["sent_ns"]).all()
+    assert df["phase"].value_counts().sort("phase").rows() == [("measure", 20), ("warmup", 10)]
+
+
+def test_runs_without_uvloop_and_without_keepalive(server: str, tmp_path: Path) -> None:
+    """The client host may lack uvloop: the engine falls back to asyncio's loop."""
+    no_uvloop = "import runpy, sys; sys.modules['uvloop'] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    rows, summary = run(
+        make_plan(f"{server}/ok", 100, 0.3, keepalive=False), tmp_path, sys.executable, "-c", no_uvloop
+    )
+    assert summary["loop"] == "asyncio" and len(rows) == 30 and {r["code"] for r in rows} == {200}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_flushes_rows_and_counts_the_unsent(
+    server: str, tmp_path: Path, sig: signal.Signals
+) -> None:
+    proc, out = start(make_plan(f"{server}/ok", 100, 10, warmup=0.5), tmp_path)
+    started(out, then=1.2)
+    proc.send_signal(sig)
+    rows, summary = finish(proc, out, rc=130)
+    assert summary["interrupted"] is True and 0 < summary["sent"] < summary["scheduled"] == 1050
+    assert summary["not_sent"] == summary["scheduled"] - summary["sent"]
+    assert len(rows) == summary["completed"] == summary["sent"] and {r["code"] for r in rows} == {200}
+    assert summary["per_phase"]["measure"]["not_sent"] == summary["not_sent"]
+
+
+def test_a_signal_during_the_drain_cuts_it_short(server: str, tmp_path: Path) -> None:
+    proc, out = start(make_plan(f"{server}/slow/5", 20, 0.25, drain_s=30, warm_connections=0), tmp_path)
+    started(out, then=1.0)
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rows, summary = finish(proc, out, rc=130)
+    assert time.monotonic() - began < 3 and summary["not_sent"] == 0
+    assert len(rows) == 5 and {(r["code"], r["error"]) for r in rows} == {(0, "unfinished at interrupt")}
+
+
+def test_a_plan_it_cannot_run_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text('{"targets": [], "phases": []}')
+    res = subprocess.run(
+        [sys.executable, str(engine_path()), str(tmp_path / "plan.json"), str(tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 2 and "cannot run this plan" in res.stderr
+
+
+def test_a_signal_before_t0_leaves_a_header_and_counts_everything_unsent(server: str, tmp_path: Path) -> None:
+    proc, out = start(make_plan(f"{server}/slow/5", 50, 2, warm_connections=2), tmp_path)  # warming hangs
+    started(out, then=0.5)
+    proc.send_signal(signal.SIGINT)
+    rows, summary = finish(proc, out, rc=130)
+    assert rows == [] and out.read_text().splitlines() == [",".join(engine.COLUMNS)]
+    assert (summary["sent"], summary["not_sent"], summary["interrupted"]) == (0, 100, True)
