@@ -1,0 +1,154 @@
+"""manifest.json: everything needed to know what a run measured, and how each cell ended.
+
+The manifest is plain JSON, typed here as TypedDicts: a copied results folder must stay readable by
+any tool (jq, a notebook) without the kit, and a dict round-trips through json with nothing lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypedDict, cast, get_args
+
+from kit import __version__
+from kit.errors import KitError
+from kit.results.schema import SCHEMA_VERSION
+
+Status = Literal["ok", "failed", "partial", "invalid", "skipped"]
+CELL_STATUSES: tuple[str, ...] = get_args(Status)
+CELL_KEY = ("framework", "scenario", "payload", "rate", "rep")
+
+
+class Cell(TypedDict):
+    framework: str
+    scenario: str
+    payload: str
+    rate: float
+    rep: int
+    status: Status
+    reason: str  # why it is not ok; "" when it is
+    summary: dict[str, Any]  # the cell's row of aggregate.summarize, plus the engine's own summary
+
+
+class Manifest(TypedDict):
+    schema_version: int
+    kit_version: str
+    git_sha: str
+    run_id: str
+    created_at: str  # UTC, ISO 8601
+    config: dict[str, Any]
+    config_hash: str
+    provider: str
+    hosts: dict[str, dict[str, Any]]  # host name -> facts (CPU model, cores, memory, kernel, GPU...)
+    frameworks: dict[str, dict[str, Any]]  # framework -> {"version", "settings", ...}
+    models: dict[str, dict[str, str]]  # scenario -> {file: sha256}
+    seeds: dict[str, int]
+    stage_timings: dict[str, float]  # stage (e.g. "deploy:mlserver:malware") -> seconds
+    cells: list[Cell]
+
+
+def new_manifest(
+    *,
+    run_id: str,
+    kit_version: str,
+    git_sha: str,
+    config: dict[str, Any],
+    config_hash: str,
+    provider: str,
+    created_at: str | None = None,
+) -> Manifest:
+    """A run's manifest before anything ran; the stages fill hosts, frameworks, models... as they go."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kit_version": kit_version,
+        "git_sha": git_sha,
+        "run_id": run_id,
+        "created_at": created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": config,
+        "config_hash": config_hash,
+        "provider": provider,
+        "hosts": {},
+        "frameworks": {},
+        "models": {},
+        "seeds": {},
+        "stage_timings": {},
+        "cells": [],
+    }
+
+
+def cell_key(cell: Mapping[str, Any]) -> tuple[Any, ...]:
+    # float() so that a rate read back from JSON as 50 and one given as 50.0 name the same cell.
+    return tuple(float(cell[k]) if k == "rate" else cell[k] for k in CELL_KEY)
+
+
+def update_cell(manifest: Manifest, cell: Cell) -> None:
+    """Record a cell's outcome; a rerun of the same cell replaces its earlier entry."""
+    missing = [k for k in (*CELL_KEY, "status") if k not in cell]
+    if missing:
+        raise ValueError(f"a cell needs {missing}")
+    if cell["status"] not in CELL_STATUSES:
+        raise ValueError(f"cell status must be one of {CELL_STATUSES}, got {cell['status']!r}")
+    entry: Cell = {**cell, "reason": cell.get("reason") or "", "summary": cell.get("summary") or {}}
+    key = cell_key(entry)
+    manifest["cells"] = [c for c in manifest["cells"] if cell_key(c) != key] + [entry]
+
+
+def path_of(run_dir: Path) -> Path:
+    return run_dir / "manifest.json"
+
+
+def save(run_dir: Path, manifest: Manifest) -> Path:
+    """Replace manifest.json atomically: a crash mid-save leaves the previous manifest, not half a file."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = path_of(run_dir)
+    tmp = run_dir / f".manifest.json.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    try:
+        with tmp.open("x") as fh:
+            # default=str: summaries may carry numpy or datetime values; a string beats a lost manifest.
+            json.dump(manifest, fh, indent=2, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def load(run_dir: Path, kit_version: str = __version__) -> Manifest:
+    """Read a run's manifest, refusing one this kit cannot read rather than misreading it."""
+    target = path_of(run_dir)
+    if not target.is_file():
+        raise KitError(
+            f"{target} is missing",
+            "Is this a results folder? Each run holds a manifest.json beside its raw/ folder",
+        )
+    try:
+        doc = json.loads(target.read_text())
+    except json.JSONDecodeError as exc:
+        raise _corrupt(target, f"{exc.msg} at line {exc.lineno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(target, str(exc)) from None
+    if not isinstance(doc, dict):
+        raise _corrupt(target, f"a JSON {type(doc).__name__}, not an object")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise KitError(
+            f"{target} has schema_version {version}; this kit (version {kit_version}) reads {SCHEMA_VERSION}",
+            f"Use the kit version that wrote it ({doc.get('kit_version', 'unknown')}, per the file)",
+        )
+    missing = sorted(Manifest.__required_keys__ - doc.keys())
+    if missing:
+        raise _corrupt(target, f"fields {missing} are missing")
+    return cast(Manifest, doc)
+
+
+def _corrupt(target: Path, detail: str) -> KitError:
+    return KitError(
+        f"{target} is corrupt ({detail})",
+        "Restore it from a copy; the raw rows beside it are kept and untouched",
+    )

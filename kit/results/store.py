@@ -1,0 +1,126 @@
+"""Where raw rows live on disk, and how they are written: atomically, never overwritten.
+
+Layout (DESIGN.md section 4): results/<run_id>/raw/<framework>/<scenario>/<payload>/<rate>/rep<k>.parquet.
+Every file is written under a unique temporary name in its own folder, fsynced, then hard-linked to
+its final name. A crash or a full disk so leaves the whole file or none (never a truncated parquet
+file that a later scan would choke on), and the link, unlike a rename, fails instead of replacing a
+file that appeared meanwhile: raw rows, once written, are evidence and are never rewritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from kit.errors import KitError
+
+#: Depth of the layout under raw/: framework, scenario, payload, rate, then the rep files.
+RAW_GLOB = "*/*/*/*/rep*.parquet"
+
+
+def rate_label(rate: float) -> str:
+    """The folder name of a rate: "50" for 50.0 and "12.5" for 12.5, never "1e+06" as `:g` would."""
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"a rate must be a positive number of requests per second, got {rate!r}")
+    return str(int(rate)) if float(rate).is_integer() else repr(float(rate))
+
+
+def raw_path(run_dir: Path, framework: str, scenario: str, payload: str, rate: float, rep: int) -> Path:
+    return run_dir / "raw" / framework / scenario / payload / rate_label(rate) / f"rep{rep}.parquet"
+
+
+def write_raw(df: pl.DataFrame, path: Path) -> None:
+    """Write one cell's rows. The caller conforms them to RAW_SCHEMA (kit.load.collect does)."""
+    _write_once(path, df.write_parquet, "raw file")
+
+
+def write_sidecar(path: Path, text: str | bytes) -> None:
+    """Keep a tool's own output (engine CSV, vegeta JSON lines, summary JSON) beside the raw rows."""
+    data = text.encode() if isinstance(text, str) else text
+
+    def dump(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    _write_once(path, dump, "tool output")
+
+
+def raw_files(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "raw").glob(RAW_GLOB))
+
+
+def scan_raw(run_dir: Path) -> pl.LazyFrame:
+    """All raw rows of a run, lazily: the aggregations push their filters into the parquet scan."""
+    files = raw_files(run_dir)
+    if not files:
+        raise KitError(
+            f"run {run_dir.name} has no raw rows under {run_dir / 'raw'}",
+            "Bench first (`kit bench FRAMEWORK SCENARIO`), or check the run id",
+        )
+    # The glob is expanded by pathlib and Polars told not to expand again, so that a copied run folder
+    # whose name holds glob characters ("run [old]") still reads. No hive partitioning: not key=value dirs.
+    return pl.scan_parquet(files, glob=False, hive_partitioning=False)
+
+
+def _write_once(path: Path, write: Callable[[Path], object], kind: str) -> None:
+    if path.exists():
+        raise _exists(path, kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path)
+    try:
+        write(tmp)
+        _fsync(tmp)
+        _publish(tmp, path)
+        _fsync(path.parent)
+    except FileExistsError:
+        raise _exists(path, kind) from None
+    except OSError as exc:
+        hint = (
+            "Free some disk space (nothing half-written was left behind) and rerun the cell"
+            if exc.errno == errno.ENOSPC
+            else f"Check that {path.parent} is writable (nothing half-written was left behind)"
+        )
+        raise KitError(f"could not write {path}: {exc.strerror or exc}", hint) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the finished file its name without ever replacing one that is there."""
+    try:
+        os.link(tmp, path)
+    except OSError as exc:
+        # A filesystem without hard links (FAT, some network shares): check, then rename. The
+        # window between the two is a few microseconds, and one cell has a single writer anyway.
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
+        os.rename(tmp, path)
+
+
+def _temp_beside(path: Path) -> Path:
+    """A hidden name in the target's folder (so the rename stays on one filesystem), unique per writer
+    and ignored by RAW_GLOB. Not mkstemp: its 0600 mode would make results unreadable to the group."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+
+
+def _exists(path: Path, kind: str) -> KitError:
+    return KitError(
+        f"{kind} {path} exists already: {kind}s are never rewritten",
+        "Bench into a new run (the default), or move the old run away first",
+    )
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's bytes, or a folder's entry for a new name, to the disk before relying on them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
