@@ -1,0 +1,112 @@
+"""Prerequisites of the controller, each with the command that fixes it when missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import proc
+from kit.errors import ProcessError
+
+MIN_FREE_GB = 10
+MIN_TERRAFORM = (1, 5)
+APT = "apt-get install -y"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _tool(name: str, binary: str, fix: str) -> Check:
+    path = shutil.which(binary)
+    return Check(name, path is not None, path or "not found", "" if path else fix)
+
+
+def check_python(version: tuple[int, int] = sys.version_info[:2]) -> Check:
+    ok = version >= (3, 11)
+    return Check(
+        "python",
+        ok,
+        f"{version[0]}.{version[1]}",
+        "" if ok else "Install Python 3.11 and recreate the venv: make setup",
+    )
+
+
+def parse_terraform_version(text: str) -> tuple[int, ...]:
+    raw = json.loads(text).get("terraform_version", "0.0.0")
+    return tuple(int(p) for p in raw.split("-")[0].split(".")[:3])
+
+
+def check_terraform() -> Check:
+    fix = "Install Terraform >= 1.5 (one binary on PATH): https://developer.hashicorp.com/terraform/install"
+    if shutil.which("terraform") is None:
+        return Check("terraform", False, "not found", fix)
+    try:
+        res = proc.run(["terraform", "version", "-json"], timeout=30, env={"TF_CLI_CONFIG_FILE": "/dev/null"})
+        version = parse_terraform_version(res.stdout)
+    except (ProcessError, ValueError) as exc:
+        return Check("terraform", False, f"unusable: {exc}", fix)
+    ok = version[:2] >= MIN_TERRAFORM
+    return Check("terraform", ok, ".".join(map(str, version)), "" if ok else fix)
+
+
+def check_lxd_daemon() -> Check:
+    if shutil.which("lxc") is None:
+        return Check("lxd daemon", False, "lxc not found", f"{APT} lxd nftables")
+    res = proc.run(["lxc", "query", "/1.0"], timeout=15, check=False)
+    if res.returncode == 0:
+        return Check("lxd daemon", True, "running")
+    # Not an error: `kit up` starts the daemon when it is installed.
+    return Check("lxd daemon", True, "installed, not running (kit up starts it)")
+
+
+def check_disk(path: Path, min_gb: int = MIN_FREE_GB) -> Check:
+    free = shutil.disk_usage(path).free / 2**30
+    ok = free >= min_gb
+    return Check(
+        "free disk",
+        ok,
+        f"{free:.0f} GiB free at {path}",
+        "" if ok else f"Free at least {min_gb} GiB (the base image and hosts take about 2 GiB each)",
+    )
+
+
+def check_ip_forward(path: Path = Path("/proc/sys/net/ipv4/ip_forward")) -> Check:
+    value = path.read_text().strip() if path.exists() else "0"
+    ok = value == "0"
+    return Check(
+        "ip_forward",
+        ok,
+        f"net.ipv4.ip_forward={value}",
+        "" if ok else "sysctl -w net.ipv4.ip_forward=0 (local hosts must not route anywhere)",
+    )
+
+
+def run_checks(workspace: Path) -> list[Check]:
+    checks: list[Callable[[], Check]] = [
+        check_python,
+        check_terraform,
+        lambda: _tool("lxd", "lxd", f"{APT} lxd nftables"),
+        lambda: _tool("lxc", "lxc", f"{APT} lxd"),
+        check_lxd_daemon,
+        lambda: _tool("nftables", "nft", f"{APT} nftables (LXD needs it to create its bridge)"),
+        lambda: _tool("debootstrap", "debootstrap", f"{APT} debootstrap"),
+        lambda: _tool("ssh", "ssh", f"{APT} openssh-client"),
+        lambda: _tool("ssh-keygen", "ssh-keygen", f"{APT} openssh-client"),
+        lambda: _tool(
+            "ansible-playbook",
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "make setup (installs ansible-core into the kit's venv)",
+        ),
+        lambda: check_disk(workspace if workspace.exists() else Path.cwd()),
+        check_ip_forward,
+    ]
+    return [check() for check in checks]

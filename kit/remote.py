@@ -1,0 +1,123 @@
+"""Commands and file copies on the hosts over SSH, with the environment's key and known hosts.
+
+Everything goes through kit/proc.py; errors name the host so that the user knows where to look.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import proc
+from kit.errors import HostError, ProcessError
+from kit.provision.inventory import Host
+
+
+@dataclass(frozen=True)
+class Ssh:
+    private_key: Path
+    known_hosts: Path
+    log: Path
+
+    def options(self, host: Host) -> list[str]:
+        return [
+            "-i",
+            str(self.private_key),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=6",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            f"Port={host.ssh_port}",
+        ]
+
+    def target(self, host: Host) -> str:
+        return f"{host.ssh_user}@{host.public_ip}"
+
+    def run(
+        self,
+        host: Host,
+        command: str,
+        *,
+        timeout: float,
+        what: str,
+        check: bool = True,
+        input: str | None = None,
+    ) -> proc.Result:
+        try:
+            return proc.run(
+                ["ssh", *self.options(host), self.target(host), command],
+                timeout=timeout,
+                log=self.log,
+                what=f"{what} on {host.name}",
+                check=check,
+                input=input,
+                hint=f"Check the host with `kit status`; full log: {self.log}",
+            )
+        except ProcessError as exc:
+            if exc.returncode == 255:
+                raise HostError(
+                    f"host {host.name} ({host.public_ip}) did not answer over SSH",
+                    "Check it with `kit status`; `kit down` then `kit up` recreates it",
+                    host=host.name,
+                ) from exc
+            raise
+
+    def put(self, host: Host, local: Path, remote: str, *, timeout: float = 120) -> None:
+        proc.run(
+            ["scp", "-q", *self._scp_options(host), str(local), f"{self.target(host)}:{remote}"],
+            timeout=timeout,
+            log=self.log,
+            what=f"copying {local.name} to {host.name}",
+            hint=f"Check the host with `kit status`; full log: {self.log}",
+        )
+
+    def get(self, host: Host, remote: str, local: Path, *, timeout: float = 300) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        proc.run(
+            ["scp", "-q", *self._scp_options(host), f"{self.target(host)}:{remote}", str(local)],
+            timeout=timeout,
+            log=self.log,
+            what=f"fetching {remote} from {host.name}",
+            hint=f"Check the host with `kit status`; full log: {self.log}",
+        )
+
+    def _scp_options(self, host: Host) -> list[str]:
+        return self.options(host)
+
+
+FACTS_SCRIPT = (
+    "echo cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); "
+    "echo cores=$(nproc); echo kernel=$(uname -r); "
+    "echo memory_limit_bytes=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo unknown); "
+    "echo os=$(. /etc/os-release && echo $PRETTY_NAME); echo python=$(python3 -V | cut -d' ' -f2)"
+)
+
+
+def parse_facts(text: str) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            facts[key.strip()] = value.strip()
+    return facts
+
+
+def host_facts(ssh: Ssh, host: Host) -> dict[str, str]:
+    """CPU model, cores the host sees, kernel, memory limit, OS: what the manifest records."""
+    return parse_facts(ssh.run(host, FACTS_SCRIPT, timeout=60, what="reading host facts").stdout)
+
+
+def q(text: str) -> str:
+    return shlex.quote(text)

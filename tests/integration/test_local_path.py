@@ -1,0 +1,139 @@
+"""The walking skeleton, for real: LXD hosts, Terraform, Ansible, MLServer, the engine, the report.
+
+One environment for the module (bringing hosts up is the slow part); the tests run in file order and
+the last one tears everything down and checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner, Result
+
+from kit import proc
+from kit.cli import cli
+from kit.provision import lxd
+
+CONFIG = """
+frameworks = ["mlserver"]
+scenarios = ["malware"]
+[bench]
+rates = [40]
+duration_s = 3
+warmup_s = 1
+"""
+
+
+def kit(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, prog_name="kit")
+
+
+def sh(*cmd: str) -> str:
+    return proc.run(list(cmd), timeout=120, check=False).stdout
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, require_binaries: None) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("kit-home")
+    (home / "kit.toml").write_text(CONFIG)
+    saved = {k: os.environ.get(k) for k in ("KIT_HOME", "KIT_CONFIG")}
+    os.environ["KIT_HOME"], os.environ["KIT_CONFIG"] = str(home), str(home / "kit.toml")
+    try:
+        yield home
+    finally:
+        kit("down")  # whatever happened above, nothing stays up
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def ssh(home: Path, ip: str, command: str) -> proc.Result:
+    return proc.run(
+        [
+            "ssh",
+            "-i",
+            str(home / ".kit/ssh/id_ed25519"),
+            "-o",
+            f"UserKnownHostsFile={home / '.kit/ssh/known_hosts'}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            f"root@{ip}",
+            command,
+        ],
+        timeout=60,
+        check=False,
+    )
+
+
+def test_up_creates_private_hosts(home: Path) -> None:
+    result = kit("up")
+    assert result.exit_code == 0, result.stderr
+    status = json.loads(kit("status", "--json").stdout)
+    assert [(h["name"], h["reachable"]) for h in status["hosts"]] == [
+        ("client", True),
+        ("srv-mlserver", True),
+    ]
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "0"
+    routes = ssh(home, "10.78.0.10", "ip route").stdout
+    assert "default" not in routes and "10.78.0.0/24" in routes
+    assert ssh(home, "10.78.0.10", "nproc").stdout.strip() == "1"
+    assert (home / ".kit/ssh/id_ed25519").stat().st_mode & 0o777 == 0o600
+    # The server listens on its private address only, on the explicit port.
+    listening = ssh(home, "10.78.0.23", "ss -Hltn").stdout
+    assert "10.78.0.23:8090" in listening and "0.0.0.0:8090" not in listening
+
+
+def test_second_converge_changes_nothing(home: Path) -> None:
+    assert kit("up").exit_code == 0
+    env = json.loads((home / ".kit/env.json").read_text())
+    assert env["stages"]["configure"]["changed"] == 0
+
+
+def test_bench_and_report(home: Path) -> None:
+    result = kit("bench", "mlserver", "malware")
+    assert result.exit_code == 0, result.stderr
+    run = next((home / "results").iterdir())
+    man = json.loads((run / "manifest.json").read_text())
+    assert [(c["status"], c["reason"]) for c in man["cells"]] == [("ok", "")]
+    assert man["parity"]["mlserver/malware"]["verdict"] == "pass"
+    assert (
+        man["frameworks"]["mlserver"]["version"] == "1.7.1" and man["hosts"]["srv-mlserver"]["cores"] == "1"
+    )
+    rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
+    assert rows.filter(pl.col("phase") == "measure").height == 120
+    assert rows.filter(pl.col("phase") == "warmup").height == 40
+    assert (rows["code"] == 200).all()
+    assert kit("report").exit_code == 0
+    assert (run / "report/report.md").exists() and (run / "report/latency.png").stat().st_size > 1000
+
+
+def test_unreachable_server_is_named_and_healed(home: Path) -> None:
+    lxd.lxc("stop", "kit-srv-mlserver", log=None)
+    result = kit("deploy", "mlserver", "malware")
+    assert result.exit_code == 1
+    error = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
+    assert error and error[0].startswith("Error: host srv-mlserver did not answer over SSH")
+    assert kit("up").exit_code == 0  # resumes: starts the stopped host
+    assert kit("deploy", "mlserver", "malware").exit_code == 0
+
+
+def test_down_leaves_nothing(home: Path) -> None:
+    assert kit("down").exit_code == 0
+    assert lxd.kit_instances(None) == []
+    assert "kitbr0" not in sh("lxc", "network", "list", "--format=csv")
+    assert "serving-kit" not in sh("lxc", "profile", "list", "--format=csv")
+    assert not (home / ".kit/terraform/local/terraform.tfstate").exists()
+    assert not (home / ".kit/ssh/id_ed25519").exists()
+    # No process of this environment: ssh/ansible/terraform (they name the workspace), remote engines.
+    assert sh("pgrep", "-af", f"{home}|/opt/kit/load/engine.py").strip() == ""
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "0"
+    assert kit("down").exit_code == 0  # twice in a row is fine
