@@ -9,7 +9,7 @@ KIT := $(BIN)/kit
 $(BIN)/kit: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,models]'
 	touch $(BIN)/kit
 
 setup: $(BIN)/kit ## create the venv and install the kit with its dev tools

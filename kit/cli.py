@@ -208,14 +208,53 @@ def down(state: State, provider: str | None) -> None:
 
 
 @cli.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def build(state: State, scenario: str) -> None:
-    """Build a scenario's model and its exports (cached by content)."""
+def build(state: State, scenario: str | None, as_json: bool) -> None:
+    """Build SCENARIO's model and its five exports (all scenarios if omitted); cached by content."""
+    ids = _scenario_ids(scenario)
+    with live("kit build") as progress:
+        results = state.kit().build_all(ids, progress)
+    rows = [{"scenario": r.scenario, "digest": r.digest, "cached": r.cached, "root": str(r.root),
+             "exports": sorted(r.exports), "metrics": r.metrics} for r in results]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("scenario", "digest", "cached", "exports", "metrics", title="builds")
+    for r in rows:
+        metrics = ", ".join(f"{k} {v}" for k, v in r["metrics"].items())
+        cached = "yes" if r["cached"] else "built now"
+        table.add_row(r["scenario"], r["digest"], cached, ", ".join(r["exports"]), metrics)
+    out.print(table)
+
+
+def _scenario_ids(scenario: str | None) -> list[str]:
+    if scenario is None:
+        return list(SCENARIOS)
     require_scenario(scenario)
-    with live(f"kit build {scenario}") as progress:
-        result = state.kit().build(scenario, progress)
-    out.print(f"[green]Built[/] {scenario}: {result.digest} ({', '.join(sorted(result.exports))})")
+    return [scenario]
+
+
+@cli.command()
+@click.argument("scenario", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def parity(state: State, scenario: str | None, as_json: bool) -> None:
+    """Load every export of SCENARIO (all if omitted) in process; require the source model's outputs."""
+    ids = _scenario_ids(scenario)
+    with live("kit parity") as progress:
+        results = state.kit().parity_in_process(ids, progress)
+    if as_json:
+        emit_json(results)
+        return
+    table = Table("scenario", "framework", "verdict", "max abs diff", "tolerance", "values",
+                  title="parity in process")
+    for sc, per_fw in results.items():
+        for fw, r in per_fw.items():
+            diff, tol = f"{r['max_abs_diff']:.3g}", f"{r['tolerance']:g}"
+            table.add_row(sc, fw, r["verdict"], diff, tol, str(r["values"]))
+    out.print(table)
 
 
 @cli.command()

@@ -12,6 +12,7 @@ import importlib
 import json
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,17 +23,23 @@ import numpy as np
 from kit.errors import KitError, UsageError
 from kit.ids import FRAMEWORKS, PAYLOADS, SCENARIOS
 
-IMPLEMENTED: tuple[str, ...] = ("malware",)
+IMPLEMENTED: tuple[str, ...] = ("malware", "crypto", "image", "sentiment")
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 #: Libraries whose version changes the bytes of an artifact.
-BUILD_LIBRARIES = ("scikit-learn", "numpy", "joblib")
+BUILD_LIBRARIES = ("tensorflow-cpu", "keras", "torch", "mlflow", "bentoml", "torch-model-archiver", "numpy")
+#: Code shared by every scenario's build (the base class, exporters, twin, handler templates).
+COMMON_DIR = "common"
+
+
+def _quiet(_: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class BuiltModel:
     """What `Scenario.build` reports: the sha256 of every file it wrote, and how good the model is."""
 
-    #: Path relative to the build folder (e.g. "mlserver/model.joblib") -> sha256.
+    #: Path relative to the build folder (e.g. "torchserve/model.pt") -> sha256.
     hashes: dict[str, str]
     #: Free-form per scenario (accuracy, error, parameter count, seconds...); recorded with the build.
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -49,7 +56,8 @@ class BuildResult:
 
     @property
     def exports(self) -> dict[str, Path]:
-        return {p.name: p for p in sorted(self.root.iterdir()) if p.is_dir()}
+        """Framework id -> its export folder (the source model's folder is not an export)."""
+        return {p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and p.name in FRAMEWORKS}
 
 
 class Scenario(ABC):
@@ -59,9 +67,11 @@ class Scenario(ABC):
     frameworks: ClassVar[tuple[str, ...]]
     #: Largest absolute difference allowed between a server's outputs and the in-process model's.
     tolerance: ClassVar[float]
+    #: The payload size whose instances parity checks use.
+    parity_size: ClassVar[str] = "medium"
 
     @abstractmethod
-    def build(self, out_dir: Path, seed: int) -> BuiltModel:
+    def build(self, out_dir: Path, seed: int, progress: Callable[[str], None] = _quiet) -> BuiltModel:
         """Generate data, train, export for every framework under out_dir/<framework>/."""
 
     @abstractmethod
@@ -75,6 +85,10 @@ class Scenario(ABC):
     @abstractmethod
     def parse_outputs(self, framework: str, response: str) -> np.ndarray:
         """A server's response to the parity request, as an array comparable with the reference."""
+
+    @abstractmethod
+    def inprocess_outputs(self, out_dir: Path, framework: str, seed: int) -> np.ndarray:
+        """The framework's export loaded and run in this process on the parity inputs."""
 
     def check_request(self, framework: str, size: str) -> None:
         if size not in self.payload_sizes:
@@ -114,7 +128,8 @@ def get(scenario_id: str) -> Scenario:
 def input_digest(scenario_id: str, seed: int) -> str:
     """Hash of what determines the artifacts: the scenario's code, the seed, the writing libraries."""
     h = hashlib.sha256(f"{scenario_id}:{seed}".encode())
-    for path in sorted((SCENARIOS_DIR / scenario_id).rglob("*.py")):
+    sources = [*(SCENARIOS_DIR / scenario_id).rglob("*.py"), *(SCENARIOS_DIR / COMMON_DIR).rglob("*.py")]
+    for path in sorted(sources):
         h.update(path.relative_to(SCENARIOS_DIR).as_posix().encode())
         h.update(path.read_bytes())
     for lib in BUILD_LIBRARIES:
@@ -126,11 +141,13 @@ def file_hashes(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "build.json"
+        if p.is_file() and p.name != "build.json" and "__pycache__" not in p.parts
     }
 
 
-def build_cached(scenario: Scenario, artifacts: Path, seed: int) -> BuildResult:
+def build_cached(
+    scenario: Scenario, artifacts: Path, seed: int, progress: Callable[[str], None] = _quiet
+) -> BuildResult:
     """Build into artifacts/<input digest>/ unless a complete build with that digest exists."""
     key = input_digest(scenario.id, seed)
     root = artifacts / key
@@ -148,7 +165,7 @@ def build_cached(scenario: Scenario, artifacts: Path, seed: int) -> BuildResult:
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    built = scenario.build(staging, seed)
+    built = scenario.build(staging, seed, progress)
     hashes = file_hashes(staging)
     if built.hashes != hashes:
         # An exporter that misreports its files would let the manifest name bytes that were not served.
@@ -179,37 +196,53 @@ def build_cached(scenario: Scenario, artifacts: Path, seed: int) -> BuildResult:
 
 
 def parity_request(scenario: Scenario, framework: str, seed: int) -> tuple[str, bytes, str]:
-    return scenario.payload(framework, "medium", seed)
+    return scenario.payload(framework, scenario.parity_size, seed)
+
+
+def compare(
+    scenario: Scenario, framework: str, got: np.ndarray, want: np.ndarray, where: str
+) -> dict[str, Any]:
+    """The parity verdict for one framework; a mismatch is a KitError naming the difference."""
+    if got.shape != want.shape:
+        raise KitError(
+            f"{framework} {where} returned outputs of shape {got.shape} for {scenario.id}, "
+            f"expected {want.shape}",
+            "The export or the deployed model is not the one built; rebuild (`kit build`) and redeploy",
+        )
+    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+    if diff > scenario.tolerance:
+        raise KitError(
+            f"parity failed: {framework} {where} differs from the {scenario.id} source model by {diff:.3g} "
+            f"(tolerance {scenario.tolerance:g})",
+            "The export is not the model that was built; rebuild (`kit build`) and redeploy (`kit deploy`)",
+        )
+    return {
+        "verdict": "pass",
+        "max_abs_diff": diff,
+        "tolerance": scenario.tolerance,
+        "values": int(want.size),
+    }
 
 
 def check_parity(
     scenario: Scenario, framework: str, built: BuildResult, seed: int, response: str
 ) -> dict[str, Any]:
-    """Compare a server's answer with the in-process model on the same inputs; raise on a mismatch."""
+    """Compare a server's answer with the source model on the same inputs; raise on a mismatch."""
     try:
         got = scenario.parse_outputs(framework, response)
-    except (KeyError, ValueError, StopIteration, TypeError) as exc:
+    except (KeyError, ValueError, StopIteration, TypeError, IndexError) as exc:
         raise KitError(
             f"{framework} answered the {scenario.id} parity request with something unexpected ({exc})",
             f"Response began: {response[:200]!r}",
         ) from None
+    return compare(scenario, framework, got, scenario.reference_outputs(built.root, seed), "server")
+
+
+def parity_in_process(scenario: Scenario, built: BuildResult, seed: int) -> dict[str, dict[str, Any]]:
+    """Every export loaded in this process must compute what the source model computes."""
     want = scenario.reference_outputs(built.root, seed)
-    if got.shape != want.shape:
-        raise KitError(
-            f"{framework} returned outputs of shape {got.shape} for {scenario.id}, expected {want.shape}",
-            "The deployed model is not the one built; rerun `kit deploy`",
-        )
-    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
-    result = {
-        "verdict": "pass" if diff <= scenario.tolerance else "fail",
-        "max_abs_diff": diff,
-        "tolerance": scenario.tolerance,
-        "values": int(want.size),
-    }
-    if result["verdict"] != "pass":
-        raise KitError(
-            f"parity failed: {framework} differs from the in-process {scenario.id} model by {diff:.3g} "
-            f"(tolerance {scenario.tolerance:g})",
-            "The server is not running the built model; rerun `kit deploy` and check its log",
-        )
-    return result
+    results: dict[str, dict[str, Any]] = {}
+    for framework in scenario.frameworks:
+        got = scenario.inprocess_outputs(built.root, framework, seed)
+        results[framework] = compare(scenario, framework, got, want, "export (in process)")
+    return results

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from kit import __version__, envstate, proc, scenarios
+from kit import __version__, envstate, frameworks, proc, scenarios
 from kit.config import BenchSettings, Config
 from kit.configure import ansible, wheelhouse
 from kit.configure import inventory as ans_inventory
@@ -32,8 +32,6 @@ from kit.report.build import build_report
 from kit.results import aggregate, manifest, store
 
 Progress = Callable[[str], None]
-FRAMEWORK_VERSIONS = {"mlserver": "1.7.1"}
-FRAMEWORK_PORTS = {"mlserver": 8090}
 
 
 def _quiet(_: str) -> None:
@@ -183,9 +181,23 @@ class Kit:
 
     # --- build + deploy ------------------------------------------------------------------------
     def build(self, scenario: str, progress: Progress = _quiet) -> scenarios.BuildResult:
+        """The scenario's source model and its five exports, rebuilt only when an input changed."""
         scn = scenarios.get(scenario)
         progress(f"building {scenario} (cached by content)")
-        return scenarios.build_cached(scn, self.ws.artifacts / scenario, seed=self.cfg.seed)
+        artifacts = self.ws.artifacts / scenario
+        return scenarios.build_cached(scn, artifacts, seed=self.cfg.seed, progress=progress)
+
+    def build_all(self, ids: list[str], progress: Progress = _quiet) -> list[scenarios.BuildResult]:
+        return [self.build(scenario, progress) for scenario in ids]
+
+    def parity_in_process(self, ids: list[str], progress: Progress = _quiet) -> dict[str, Any]:
+        """Every export of every scenario, loaded here, against its source model (before any server)."""
+        results: dict[str, Any] = {}
+        for scenario in ids:
+            built = self.build(scenario, progress)
+            progress(f"parity of {scenario}: loading its five exports in process")
+            results[scenario] = scenarios.parity_in_process(scenarios.get(scenario), built, self.cfg.seed)
+        return results
 
     def deploy(self, framework: str, scenario: str, progress: Progress = _quiet) -> dict[str, Any]:
         require_framework(framework)
@@ -215,7 +227,7 @@ class Kit:
         )
         seconds = time.monotonic() - start
         progress(f"parity check of {framework}/{scenario} from the client host")
-        parity = self.parity(framework, scenario, built)
+        parity = self.server_parity(framework, scenario, built)
         state.deployed.setdefault(framework, {})[scenario] = built.digest
         envstate.save(state, self.env_file)
         return {
@@ -227,13 +239,13 @@ class Kit:
             "parity": parity,
         }
 
-    def parity(self, framework: str, scenario: str, built: scenarios.BuildResult) -> dict[str, Any]:
+    def server_parity(self, framework: str, scenario: str, built: scenarios.BuildResult) -> dict[str, Any]:
         """Send the scenario's parity inputs from the client host; the server must match in-process."""
         hosts = self.hosts()
         scn = scenarios.get(scenario)
         server = hosts.server(framework)
         path, body, content_type = scenarios.parity_request(scn, framework, self.cfg.seed)
-        url = f"http://{server.private_ip}:{FRAMEWORK_PORTS[framework]}{path}"
+        url = f"http://{server.private_ip}:{frameworks.get(framework).port}{path}"
         res = self.ssh().run(
             hosts.client,
             f"curl -sS --fail-with-body -m 30 -H 'Content-Type: {content_type}' --data-binary @- {url}",
@@ -259,7 +271,7 @@ class Kit:
         if state.deployed.get(framework, {}).get(scenario) == built.digest:
             progress(f"parity check of {framework}/{scenario} from the client host")
             try:
-                return self.parity(framework, scenario, built)
+                return self.server_parity(framework, scenario, built)
             except KitError as exc:
                 progress(f"{framework}/{scenario} is not served as deployed ({exc.what}): deploying again")
         parity: dict[str, Any] = self.deploy(framework, scenario, progress)["parity"]
@@ -308,9 +320,9 @@ class Kit:
             }
             man.setdefault("parity", {})[f"{framework}/{scenario}"] = parity
             man["frameworks"][framework] = {
-                "version": FRAMEWORK_VERSIONS.get(framework, "unknown"),
+                "version": frameworks.get(framework).version,
                 "settings": self.cfg.settings_for(framework).model_dump(),
-                "ports": {"http": FRAMEWORK_PORTS[framework]},
+                "ports": frameworks.get(framework).ports,
             }
             man["stage_timings"][f"deploy:{framework}:{scenario}"] = round(time.monotonic() - start, 1)
             manifest.save(run_dir, man)
@@ -349,7 +361,7 @@ class Kit:
             targets=[
                 Target(
                     "POST",
-                    f"http://{server.private_ip}:{FRAMEWORK_PORTS[framework]}{path}",
+                    f"http://{server.private_ip}:{frameworks.get(framework).port}{path}",
                     {"Content-Type": content_type},
                     body,
                 )

@@ -61,12 +61,7 @@ def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
         ),
         (["deploy", "mlserver", "malware"], 1, "Error: no environment is up", "Hint: Run `kit up` first"),
         (["bench", "mlserver", "malware"], 1, "Error: no environment is up", "Hint: Run `kit up` first"),
-        (
-            ["build", "image"],
-            1,
-            "Error: scenario 'image' is not implemented yet",
-            "Hint: Scenarios available so far: malware",
-        ),
+        (["build", "fraud"], 2, "Error: unknown scenario 'fraud'", "Hint: Choose one of: malware, crypto, image, sentiment"),
     ],
 )
 def test_bad_input(kit, args: list[str], code: int, error: str, hint: str) -> None:  # type: ignore[no-untyped-def]

@@ -34,9 +34,10 @@ def test_committed_locks_pin_every_package_with_a_hash(role: str) -> None:
 
 def test_mlserver_lock_keeps_the_measured_pins() -> None:
     pins = dict(LINE.findall(wheelhouse.lock_path("mlserver").read_text()))
-    assert pins["mlserver"] == "1.7.1" and pins["mlserver-sklearn"] == "1.7.1"
+    assert pins["mlserver"] == "1.7.1" and pins["mlserver-mlflow"] == "1.7.1"
     assert tuple(int(p) for p in pins["uvloop"].split(".")[:2]) < (0, 22)
     from importlib import metadata
 
-    # The controller pickles the model; the server must unpickle it with the same scikit-learn.
-    assert pins["scikit-learn"] == metadata.version("scikit-learn")
+    # The controller writes the MLflow models; the server must load them with the same libraries.
+    for package in ("mlflow", "tensorflow-cpu", "keras"):
+        assert pins[package] == metadata.version(package), package

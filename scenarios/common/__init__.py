@@ -1,0 +1,1 @@
+"""What the four scenarios share: one Keras source model exported to every framework's format."""

@@ -1,0 +1,110 @@
+"""The four scenarios built for real (Keras, TensorFlow, torch, MLflow, BentoML), parity in process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kit import scenarios
+from kit.cli import cli
+from kit.config import Config
+from kit.errors import KitError
+from kit.paths import Workspace
+from kit.stages import Kit
+
+IDS = ["malware", "crypto", "image", "sentiment"]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    home = tmp_path_factory.mktemp("kit-scenarios")
+    saved = os.environ.get("KIT_HOME")
+    os.environ["KIT_HOME"] = str(home)
+    try:
+        yield Kit(Config(), Workspace(home))
+    finally:
+        if saved is None:
+            os.environ.pop("KIT_HOME", None)
+        else:
+            os.environ["KIT_HOME"] = saved
+
+
+@pytest.fixture(scope="module")
+def builds(kit: Kit) -> dict[str, scenarios.BuildResult]:
+    return {sid: kit.build(sid) for sid in IDS}
+
+
+@pytest.mark.parametrize("sid", IDS)
+def test_every_scenario_exports_to_all_five_frameworks(
+    builds: dict[str, scenarios.BuildResult], sid: str
+) -> None:
+    built = builds[sid]
+    assert sorted(built.exports) == ["bentoml", "mlflow", "mlserver", "tfserving", "torchserve"]
+    root = built.root
+    assert (root / "tfserving" / sid / "1" / "saved_model.pb").exists()
+    assert (root / "torchserve" / f"{sid}.mar").exists()
+    assert (root / "mlflow" / "MLmodel").exists() and (root / "mlserver" / "model" / "MLmodel").exists()
+    assert json.loads((root / "mlserver" / "model-settings.json").read_text())["implementation"] == (
+        "mlserver_mlflow.MLflowRuntime"
+    )
+    assert (root / "bentoml" / "service.py").exists() and (root / "bentoml" / "model.keras").exists()
+    assert all((root / fw / "kit-verify.json").exists() for fw in built.exports)
+    assert built.hashes == scenarios.file_hashes(root) and built.metrics["parameters"] > 0
+
+
+def test_models_learned_something(builds: dict[str, scenarios.BuildResult]) -> None:
+    assert builds["malware"].metrics["accuracy"] > builds["malware"].metrics["majority_baseline"]
+    assert builds["sentiment"].metrics["accuracy"] > 0.7
+    assert builds["crypto"].metrics["mae_ratio"] < builds["crypto"].metrics["naive_mae_ratio"]
+    assert builds["image"].metrics["parameters"] == 3_538_984
+
+
+def test_builds_are_cached_by_content(kit: Kit, builds: dict[str, scenarios.BuildResult]) -> None:
+    again = kit.build("malware")
+    assert again.cached and again.digest == builds["malware"].digest
+
+
+@pytest.mark.parametrize("sid", IDS)
+def test_parity_in_process(kit: Kit, builds: dict[str, scenarios.BuildResult], sid: str) -> None:
+    results = kit.parity_in_process([sid])[sid]
+    assert {fw: r["verdict"] for fw, r in results.items()} == dict.fromkeys(
+        ["tfserving", "torchserve", "mlserver", "mlflow", "bentoml"], "pass"
+    )
+
+
+def test_parity_command(builds: dict[str, scenarios.BuildResult]) -> None:
+    result = CliRunner().invoke(cli, ["parity", "crypto", "--json"], catch_exceptions=False, prog_name="kit")
+    assert result.exit_code == 0, result.stderr
+    assert {r["verdict"] for r in json.loads(result.stdout)["crypto"].values()} == {"pass"}
+
+
+def test_a_corrupt_artifact_is_refused(
+    kit: Kit, builds: dict[str, scenarios.BuildResult], tmp_path: Path
+) -> None:
+    copy = tmp_path / "artifacts"
+    shutil.copytree(builds["crypto"].root.parent, copy)
+    (copy / builds["crypto"].root.name / "torchserve" / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(KitError) as info:
+        scenarios.build_cached(scenarios.get("crypto"), copy, seed=kit.cfg.seed)
+    assert info.value.what.endswith("was modified or is corrupt")
+
+
+def test_an_export_that_computes_something_else_fails_parity(
+    kit: Kit, builds: dict[str, scenarios.BuildResult], tmp_path: Path
+) -> None:
+    root = tmp_path / "build"
+    shutil.copytree(builds["malware"].root, root)
+    other = builds["crypto"].root
+    # Swap in another model's TorchScript file: it loads, runs, and answers the wrong thing.
+    shutil.copy(other / "torchserve" / "model.pt", root / "torchserve" / "model.pt")
+    scn = scenarios.get("malware")
+    with pytest.raises(Exception) as info:
+        tampered = scenarios.BuildResult("malware", root, "x", {}, {}, cached=True)
+        scenarios.parity_in_process(scn, tampered, kit.cfg.seed)
+    assert "torchserve" in str(info.value)
