@@ -7,7 +7,7 @@ checks that the two agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kit.errors import KitError
 
@@ -18,12 +18,14 @@ class Framework:
     version: str
     #: The port requests go to (REST / HTTP inference).
     port: int
-    #: Every port the framework listens on, by purpose.
+    #: Every port the framework listens on from the network, by purpose (firewalls open these).
     ports: dict[str, int]
     #: The Ansible variable that sets its worker count (recorded in the manifest).
     workers_var: str
-    #: Whether its server can be installed on the machines the kit targets (see the role's README).
+    #: DL-specific (TF Serving, TorchServe) or general-purpose, as the study groups them.
     general_purpose: bool
+    #: Ports bound to localhost only, set explicitly so that no default port is ever used.
+    local_ports: dict[str, int] = field(default_factory=dict)
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -39,9 +41,14 @@ FRAMEWORKS: dict[str, Framework] = {
         "torchserve",
         "0.12.0",
         8085,
-        {"inference": 8085, "management": 8086, "metrics": 8087},
+        {
+            "inference": 8085,
+            "management": 8086,
+            "metrics": 8087,
+        },
         "torchserve_workers",
         general_purpose=False,
+        local_ports={"grpc_inference": 8088, "grpc_management": 8089},
     ),
     "mlserver": Framework(
         "mlserver",

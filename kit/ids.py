@@ -7,8 +7,6 @@ SCENARIOS: tuple[str, ...] = ("malware", "crypto", "image", "sentiment")
 PAYLOADS: tuple[str, ...] = ("small", "medium", "large")
 PROVIDERS: tuple[str, ...] = ("local", "aws")
 
-#: Frameworks whose role exists so far; the others are named in errors as "not available yet".
-IMPLEMENTED_FRAMEWORKS: tuple[str, ...] = ("mlserver",)
 
 
 def server_host(framework: str) -> str:

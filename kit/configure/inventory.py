@@ -24,6 +24,8 @@ def render(hosts: Hosts, *, private_key: Path, known_hosts: Path) -> dict[str, A
             "ansible_ssh_private_key_file": str(private_key),
             "ansible_ssh_common_args": ssh_common_args(known_hosts),
             "ansible_python_interpreter": "/usr/bin/python3",
+            # Cloud images log in as an unprivileged user (admin, ubuntu); the roles manage system services.
+            "ansible_become": host.ssh_user != "root",
             "kit_private_ip": host.private_ip,
             "kit_gpu": host.gpu,
         }

@@ -42,7 +42,13 @@ PLATFORM_ARGS = (
 )
 WHEEL_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-")
 
-ROLES_WITH_LOCKS = ("mlserver", "load_client")
+ROLES_WITH_LOCKS = ("load_client", "torchserve", "mlserver", "mlflow", "bentoml")
+
+
+def roles_for(frameworks: tuple[str, ...]) -> list[str]:
+    """The wheelhouses an environment needs: the load client's and its frameworks' (TF Serving has none:
+    it comes from its apt repository)."""
+    return [role for role in ROLES_WITH_LOCKS if role == "load_client" or role in frameworks]
 
 
 def lock_path(role: str) -> Path:

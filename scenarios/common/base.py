@@ -9,6 +9,7 @@ so that building bench payloads stays cheap.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from abc import abstractmethod
 from collections.abc import Callable
@@ -28,9 +29,23 @@ PAYLOAD_SEED_OFFSET = 10_000
 
 
 def quiet_tensorflow() -> None:
-    """No TensorFlow chatter, and no Keras progress bars on stdout (they would corrupt --json)."""
+    """Import TensorFlow without its start-up chatter, and no Keras progress bars on stdout.
+
+    TensorFlow 2.21 logs through absl before its log level is read (TF_CPP_MIN_LOG_LEVEL does not
+    silence those lines), so the first import runs with the process's stderr pointed at /dev/null;
+    an import error still raises as usual. Progress bars on stdout would corrupt --json output.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" not in sys.modules:
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     import keras
 
     keras.utils.disable_interactive_logging()

@@ -1,0 +1,166 @@
+"""Every framework that runs here serves all four scenarios, with parity from the client host.
+
+All five server hosts come up (TF Serving's role records that its binary cannot be installed
+here); TorchServe, MLServer, MLflow and BentoML each get every scenario deployed and checked
+through the running server; a second converge changes nothing; each server listens on its
+private address and its explicit ports only. The last test tears everything down.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kit import proc
+from kit.cli import cli
+from kit.provision import lxd
+
+RUNNING_HERE = ["torchserve", "mlserver", "mlflow", "bentoml"]
+SCENARIOS = ["malware", "crypto", "image", "sentiment"]
+LISTEN = {
+    "torchserve": [8085, 8086, 8087],
+    "mlserver": [8090, 8091, 8092],
+    "mlflow": [5001],
+    "bentoml": [3001],
+}
+ADDRESS = {
+    "tfserving": "10.78.0.21",
+    "torchserve": "10.78.0.22",
+    "mlserver": "10.78.0.23",
+    "mlflow": "10.78.0.24",
+    "bentoml": "10.78.0.25",
+}
+
+
+def kit(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, prog_name="kit")
+
+
+@pytest.fixture(scope="module")
+def home(shared_home: Path, require_binaries: None, environment: Any) -> Iterator[Path]:
+    config = shared_home / "frameworks.toml"
+    config.write_text('frameworks = ["tfserving", "torchserve", "mlserver", "mlflow", "bentoml"]\n')
+    with environment(KIT_HOME=str(shared_home), KIT_CONFIG=str(config)):
+        try:
+            yield shared_home
+        finally:
+            kit("down")
+
+
+def test_up_converges_five_server_hosts(home: Path) -> None:
+    result = kit("up")
+    assert result.exit_code == 0, result.stderr
+    status = json.loads(kit("status", "--json").stdout)
+    assert sorted(h["name"] for h in status["hosts"]) == sorted(
+        ["client", "srv-tfserving", "srv-torchserve", "srv-mlserver", "srv-mlflow", "srv-bentoml"]
+    )
+    assert all(h["reachable"] for h in status["hosts"])
+
+
+@pytest.mark.parametrize("framework", RUNNING_HERE)
+def test_every_scenario_is_served_with_parity(home: Path, framework: str) -> None:
+    for scenario in SCENARIOS:
+        result = kit("deploy", framework, scenario)
+        assert result.exit_code == 0, f"{framework}/{scenario}: {result.stderr}"
+        assert "parity pass" in result.stdout
+
+
+@pytest.mark.parametrize("framework", RUNNING_HERE)
+def test_servers_listen_on_their_private_address_and_explicit_ports(home: Path, framework: str) -> None:
+    health = {
+        "torchserve": "8085/ping",
+        "mlserver": "8090/v2/health/ready",
+        "mlflow": "5001/ping",
+        "bentoml": "3001/readyz",
+    }[framework]
+    # Listeners are checked on a running server: wait for its health endpoint first.
+    proc.run(
+        [
+            "lxc",
+            "exec",
+            f"kit-srv-{framework}",
+            "--",
+            "sh",
+            "-c",
+            f"for i in $(seq 120); do curl -sf -o /dev/null http://{ADDRESS[framework]}:{health} && exit 0; "
+            "sleep 1; done; systemctl status --no-pager " + framework + "; exit 1",
+        ],
+        timeout=180,
+    )
+    listening = proc.run(["lxc", "exec", f"kit-srv-{framework}", "--", "ss", "-Hltn"], timeout=60).stdout
+    for port in LISTEN[framework]:
+        # Java (TorchServe) shows IPv4 listeners in their IPv6-mapped form.
+        mine = (f"{ADDRESS[framework]}:{port} ", f"[::ffff:{ADDRESS[framework]}]:{port} ")
+        assert any(m in listening for m in mine), (framework, port, listening)
+        assert f"0.0.0.0:{port} " not in listening and f"*:{port} " not in listening
+
+
+def test_tfserving_is_recorded_unavailable_never_substituted(home: Path) -> None:
+    result = kit("deploy", "tfserving", "malware")
+    assert result.exit_code == 1
+    error = next(ln for ln in result.stderr.splitlines() if ln.startswith("Error:"))
+    assert error.startswith(
+        "Error: tfserving cannot run on srv-tfserving: tensorflow_model_server unavailable on this host"
+    )
+    processes = proc.run(["lxc", "exec", "kit-srv-tfserving", "--", "ps", "-eo", "comm"], timeout=60).stdout
+    assert "tensorflow_mode" not in processes and "python" not in processes
+
+
+def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
+    (home / "skip.toml").write_text(
+        'frameworks = ["tfserving"]\n[bench]\nrates = [5]\nduration_s = 1\nwarmup_s = 0\n'
+    )
+    result = kit("--config", str(home / "skip.toml"), "bench", "tfserving", "crypto")
+    assert result.exit_code == 0, result.stderr
+    run = max((home / "results").iterdir())
+    cells = json.loads((run / "manifest.json").read_text())["cells"]
+    assert [(c["status"], c["reason"].split(":")[0]) for c in cells] == [
+        ("skipped", "tensorflow_model_server unavailable on this host")
+    ]
+
+
+def test_second_converge_changes_nothing(home: Path) -> None:
+    assert kit("up").exit_code == 0
+    env = json.loads((home / ".kit/env.json").read_text())
+    assert env["stages"]["configure"]["changed"] == 0
+
+
+def test_a_taken_port_names_the_host_and_the_log(home: Path) -> None:
+    sh = ["lxc", "exec", "kit-srv-mlflow", "--"]
+    proc.run([*sh, "systemctl", "stop", "mlflow"], timeout=60)
+    proc.run(
+        [
+            *sh,
+            "systemd-run",
+            "--unit=kit-test-squatter",
+            "python3",
+            "-m",
+            "http.server",
+            "5001",
+            "--bind",
+            ADDRESS["mlflow"],
+        ],
+        timeout=60,
+    )
+    try:
+        result = kit("up")
+        assert result.exit_code == 1
+        error, hint = [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+        assert error.startswith(
+            "Error: srv-mlflow: port(s) 5001 needed by mlflow are taken on srv-mlflow: "
+        )
+        assert "python3" in error
+        assert hint.startswith("Hint: Read ") and hint.endswith("ansible.log (the task's full output)")
+    finally:
+        proc.run([*sh, "systemctl", "stop", "kit-test-squatter"], timeout=60, check=False)
+    assert kit("up").exit_code == 0  # the port is free again: the converge resumes
+
+
+def test_down_removes_every_host(home: Path) -> None:
+    assert kit("down").exit_code == 0
+    assert lxd.kit_instances(None) == []
