@@ -36,12 +36,16 @@ lint: setup ## ruff, terraform fmt/validate, ansible syntax check and ansible-li
 	d=$$(mktemp -d) && export TF_CLI_CONFIG_FILE=/dev/null TF_DATA_DIR=$$d && \
 	  terraform -chdir=terraform/local init -backend=false -input=false -no-color >/dev/null && \
 	  terraform -chdir=terraform/local validate -no-color; status=$$?; rm -rf $$d; exit $$status
+	d=$$(mktemp -d) && $(BIN)/python -m kit.provision.tfcli $$d/cli.tfrc && \
+	  export TF_CLI_CONFIG_FILE=$$d/cli.tfrc TF_DATA_DIR=$$d && \
+	  terraform -chdir=terraform/aws init -backend=false -input=false -no-color >/dev/null && \
+	  terraform -chdir=terraform/aws validate -no-color; status=$$?; rm -rf $$d; exit $$status
 	cd ansible && PATH=$(CURDIR)/$(BIN):$$PATH ANSIBLE_CONFIG=ansible.cfg ansible-playbook --syntax-check -i localhost, site.yml deploy.yml
 	cd ansible && PATH=$(CURDIR)/$(BIN):$$PATH ANSIBLE_CONFIG=ansible.cfg ansible-lint -q site.yml deploy.yml roles
 
 lock: setup ## regenerate the roles' pinned wheel locks from their requirements.in
-	$(BIN)/python -m kit.configure.wheelhouse lock mlserver
-	$(BIN)/python -m kit.configure.wheelhouse lock load_client
+	for role in load_client torchserve mlserver mlflow bentoml; do \
+	  $(BIN)/python -m kit.configure.wheelhouse lock $$role || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

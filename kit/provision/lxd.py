@@ -189,7 +189,7 @@ def owned_or_orphaned(owner: str, workspace: Path) -> bool:
     return not (Path(owner) / ".kit" / "env.json").exists()
 
 
-def delete_instance(name: str, log: Path) -> None:
+def delete_instance(name: str, log: Path | None) -> None:
     lxc("delete", "--force", name, log=log, timeout=120, what=f"deleting host {name}")
 
 

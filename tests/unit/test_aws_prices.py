@@ -1,0 +1,45 @@
+"""kit/provision/aws_prices.py: the preflight's hourly estimate from the pinned, dated table."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.provision import aws_prices
+
+
+def test_default_cpu_plan() -> None:
+    est = aws_prices.estimate("us-east-1", {"c6i.xlarge": 1, "c6i.2xlarge": 1}, volume_gb=30)
+    # 0.17 + 0.34 instances, 2 x 30 GB gp3 at 0.08/GB-month over 730 h, 2 public IPv4 at 0.005/h.
+    assert est.usd_per_hour == pytest.approx(0.17 + 0.34 + 2 * 30 * 0.08 / 730 + 2 * 0.005)
+    assert round(est.usd_per_hour or 0, 4) == 0.5266
+    assert est.usd_for(4) == pytest.approx(4 * (est.usd_per_hour or 0))
+    assert [line.what for line in est.lines] == [
+        "c6i.2xlarge instance",
+        "c6i.xlarge instance",
+        "30 GB gp3 root volume",
+        "public IPv4 address",
+    ]
+
+
+def test_gpu_plan() -> None:
+    est = aws_prices.estimate("us-east-1", {"c6i.xlarge": 1, "g5.xlarge": 1}, volume_gb=30)
+    assert round(est.usd_per_hour or 0, 4) == round(0.17 + 1.006 + 2 * 30 * 0.08 / 730 + 0.01, 4) == 1.1926
+
+
+def test_counts_multiply() -> None:
+    est = aws_prices.estimate(
+        "us-west-2", {"c6i.xlarge": 1, "c6i.2xlarge": 5}, volume_gb=50, volume_type="gp2"
+    )
+    assert est.usd_per_hour == pytest.approx(0.17 + 5 * 0.34 + 6 * 50 * 0.10 / 730 + 6 * 0.005)
+
+
+def test_unpriced_parts_make_the_total_unknown() -> None:
+    est = aws_prices.estimate("eu-west-1", {"c6i.xlarge": 1}, volume_gb=30)
+    assert est.usd_per_hour is None and est.usd_for(4) is None
+    assert est.unknown == ["c6i.xlarge instance", "30 GB gp3 root volume"]
+    est = aws_prices.estimate("us-east-1", {"x2idn.32xlarge": 1}, volume_gb=30)
+    assert est.unknown == ["x2idn.32xlarge instance"]
+
+
+def test_the_table_is_dated() -> None:
+    assert aws_prices.PRICES_AS_OF == "2025-06-01"
