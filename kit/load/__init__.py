@@ -1,1 +1,2 @@
-"""Load: the open-loop engine (shipped to the client host), its plans, and its rows in the raw schema."""
+"""Load: the open-loop engine (shipped to the client host) and vegeta, their plans and commands, the
+bench protocol (cells, verdicts, the SLO sweep), and their rows in the raw schema."""

@@ -46,12 +46,7 @@ def rows_from_engine_csv(
     """The engine's CSV as raw rows, sorted by seq (the engine writes them as replies come back)."""
     df = read_engine_csv(Path(path))
     df = df.sort("seq").with_columns(
-        pl.lit(run_id).alias("run_id"),
-        pl.lit(framework).alias("framework"),
-        pl.lit(scenario).alias("scenario"),
-        pl.lit(payload).alias("payload"),
-        pl.lit(float(rate)).alias("rate"),
-        pl.lit(rep).alias("rep"),
+        *cell_columns(run_id, framework, scenario, payload, rate, rep),
         (pl.col("done_ns") - pl.col("intended_ns")).alias("latency_ns"),
         (pl.col("done_ns") - pl.col("sent_ns")).alias("service_ns"),
         pl.when(pl.col("error") == "").then(None).otherwise(pl.col("error")).alias("error"),
@@ -109,3 +104,17 @@ def summary_from_stdout(text: str) -> dict[str, Any]:
         "the load engine printed no summary",
         "It probably crashed or was killed; read its stderr in the ssh log",
     )
+
+
+def cell_columns(
+    run_id: str, framework: str, scenario: str, payload: str, rate: float, rep: int
+) -> list[pl.Expr]:
+    """The raw schema's columns that name the cell: the same on every row of one engine's output."""
+    return [
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(framework).alias("framework"),
+        pl.lit(scenario).alias("scenario"),
+        pl.lit(payload).alias("payload"),
+        pl.lit(float(rate)).alias("rate"),
+        pl.lit(rep).alias("rep"),
+    ]

@@ -44,6 +44,10 @@ class Plan:
     keepalive: bool = True
     warm_connections: int = 4
     drain_s: float = 10.0
+    # Load processes on the client host; 0: one per 2,000 req/s of the highest rate, at most one per core.
+    processes: int = 0
+    # Ask for real-time scheduling on the client host (granted to root on a VM, not in a container).
+    realtime: bool = True
 
     def __post_init__(self) -> None:
         validate(self)
@@ -59,6 +63,8 @@ class Plan:
                 "keepalive": self.keepalive,
                 "warm_connections": self.warm_connections,
                 "drain_s": self.drain_s,
+                "processes": self.processes,
+                "realtime": self.realtime,
             }
         )
 
@@ -88,6 +94,10 @@ def validate(plan: Plan) -> None:
         )
     if plan.drain_s < 0:
         raise UsageError(f"drain time {plan.drain_s:g}s is negative", "Use 0 or more seconds")
+    if plan.processes < 0:
+        raise UsageError(
+            f"{plan.processes} load processes is negative", "Use 0 (one per core as the rate needs) or more"
+        )
     if plan.warm_connections < 0:
         raise UsageError(
             f"warm_connections {plan.warm_connections} is negative", "Use 0 (no warming) or more"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import itertools
 import json
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,63 @@ from kit.results.schema import RAW_SCHEMA
 
 # /freeze/N: from the N-th request on that path, the server stops answering for 1 s; every request that
 # arrives meanwhile waits for the end of the freeze (a GC pause, a stuck worker).
+# /chunked answers in chunks, /close with Connection: close; /count/TAG records the client's port and
+# /ports/TAG says how many distinct ports (connections) it saw. The raw server on the second port
+# answers what aiohttp's server never would: a reply ended by closing (/eof), not HTTP (/garbage),
+# cut short (/cut), 204 without a body (/nobody), and an interim 100 Continue first (/continue).
 SERVER = r"""
 import asyncio, collections, sys, time
 from aiohttp import web
 
 arrivals = collections.Counter()
 frozen_until = {}
+ports = collections.defaultdict(set)
+
+async def chunked(request):
+    await request.read()
+    resp = web.StreamResponse()
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    for part in (b"first,", b"second,", b"third"):
+        await resp.write(part)
+    await resp.write_eof()
+    return resp
+
+async def close(request):
+    await request.read()
+    return web.Response(text="bye", headers={"Connection": "close"})
+
+async def count(request):
+    await request.read()
+    ports[request.match_info["tag"]].add(request.transport.get_extra_info("peername")[1])
+    return web.Response(text="counted")
+
+async def seen(request):
+    return web.Response(text=str(len(ports[request.match_info["tag"]])))
+
+RAW = {
+    "/eof": (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", True),
+    "/garbage": (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", True),
+    "/cut": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", True),
+    "/nobody": (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+    "/continue": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False),
+}
+
+async def raw(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            length = [int(l.split(":")[1]) for l in lines if l.lower().startswith("content-length")]
+            await reader.readexactly(length[0] if length else 0)
+            reply, then_close = RAW[lines[0].split()[1]]
+            writer.write(reply)
+            await writer.drain()
+            if then_close:
+                break
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    writer.close()
 
 async def ok(request):
     await request.read()
@@ -66,11 +119,16 @@ async def main():
     app.router.add_post("/fail", fail)
     app.router.add_post("/slow/{s}", slow)
     app.router.add_post("/freeze/{n}", freeze)
+    app.router.add_post("/chunked", chunked)
+    app.router.add_post("/close", close)
+    app.router.add_post("/count/{tag}", count)
+    app.router.add_get("/ports/{tag}", seen)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    raw_server = await asyncio.start_server(raw, "127.0.0.1", 0)
+    print(site._server.sockets[0].getsockname()[1], raw_server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -78,16 +136,26 @@ asyncio.run(main())
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     script = tmp_path_factory.mktemp("srv") / "server.py"
     script.write_text(SERVER)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    port = proc.stdout.readline().strip()  # the server binds port 0 and says which one it got
-    assert port.isdigit(), "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
+    ports = proc.stdout.readline().split()  # the servers bind port 0 and say which ones they got
+    assert len(ports) == 2 and all(p.isdigit() for p in ports), "the test server did not start"
+    yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(servers: tuple[str, str]) -> str:
+    return servers[0]
+
+
+@pytest.fixture(scope="module")
+def raw_server(servers: tuple[str, str]) -> str:
+    return servers[1]
 
 
 def closed_port() -> int:
@@ -143,7 +211,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 # --- pure parts ---------------------------------------------------------------------------------
-def test_engine_imports_only_the_stdlib_aiohttp_and_uvloop() -> None:
+def test_engine_imports_only_the_stdlib_and_uvloop() -> None:
     """It is copied alone to the client host, whose Python has nothing of the kit."""
     tree = ast.parse(engine_path().read_text())
     imported = {
@@ -153,7 +221,7 @@ def test_engine_imports_only_the_stdlib_aiohttp_and_uvloop() -> None:
         for alias in node.names
         if not (isinstance(node, ast.ImportFrom) and node.level)
     }
-    assert imported - sys.stdlib_module_names == {"aiohttp", "uvloop"}
+    assert imported - sys.stdlib_module_names == {"uvloop"}
 
 
 def test_constant_schedule_runs_the_phases_back_to_back() -> None:
@@ -311,3 +379,189 @@ def test_a_signal_before_t0_leaves_a_header_and_counts_everything_unsent(server:
     rows, summary = finish(proc, out, rc=130)
     assert rows == [] and out.read_text().splitlines() == [",".join(engine.COLUMNS)]
     assert (summary["sent"], summary["not_sent"], summary["interrupted"]) == (0, 100, True)
+
+
+# --- the engine's own HTTP client against replies of every shape ------------------------------------
+def run_capturing(p: Plan, tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    proc, out = start(p, tmp_path)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    with out.open() as fh:
+        rows = [
+            {k: v if k in ("phase", "error") else int(v) for k, v in r.items()} for r in csv.DictReader(fh)
+        ]
+    return sorted(rows, key=lambda r: r["seq"]), json.loads(stdout.strip().splitlines()[-1]), stderr
+
+
+def distinct_ports(server: str, tag: str) -> int:
+    with urllib.request.urlopen(f"{server}/ports/{tag}", timeout=10) as resp:
+        return int(resp.read())
+
+
+def test_chunked_replies_are_read_whole(server: str, tmp_path: Path) -> None:
+    rows, _ = run(make_plan(f"{server}/chunked", 40, 0.25), tmp_path)
+    assert len(rows) == 10 and {(r["code"], r["bytes_in"], r["error"]) for r in rows} == {(200, 18, "")}
+
+
+def test_connection_close_replies_are_not_reused(server: str, tmp_path: Path) -> None:
+    rows, _ = run(make_plan(f"{server}/close", 40, 0.25), tmp_path)
+    assert len(rows) == 10 and {(r["code"], r["bytes_in"]) for r in rows} == {(200, 3)}
+
+
+@pytest.mark.parametrize(("keepalive", "tag"), [(True, "kept"), (False, "fresh")])
+def test_keepalive_reuses_connections_and_its_absence_opens_one_per_request(
+    server: str, tmp_path: Path, keepalive: bool, tag: str
+) -> None:
+    rows, _ = run(make_plan(f"{server}/count/{tag}", 50, 0.6, keepalive=keepalive), tmp_path)
+    assert len(rows) == 30 and {r["code"] for r in rows} == {200}
+    ports = distinct_ports(server, tag)
+    if keepalive:
+        assert ports <= 4 + 2  # the warmed connections, and perhaps one more when two overlap
+    else:
+        assert ports == 30  # warming is skipped without keep-alive: every request its own connection
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "bytes_in", "error"),
+    [
+        ("/eof", 200, 13, ""),
+        ("/nobody", 204, 0, ""),
+        ("/continue", 200, 2, ""),
+        ("/garbage", 0, 0, "not an HTTP/1.x reply: 'SSH-2.0-OpenSSH_9.2'"),
+        ("/cut", 0, 0, "server closed the connection before its reply ended"),
+    ],
+)
+def test_replies_the_aiohttp_server_never_sends(
+    raw_server: str, tmp_path: Path, path: str, code: int, bytes_in: int, error: str
+) -> None:
+    rows, summary = run(make_plan(f"{raw_server}{path}", 40, 0.25, warm_connections=0), tmp_path)
+    assert len(rows) == 10 and {(r["code"], r["bytes_in"], r["error"]) for r in rows} == {
+        (code, bytes_in, error)
+    }
+    assert summary["errors"] == (10 if code == 0 else 0)
+
+
+def test_the_start_is_announced_on_stderr_before_the_first_send(server: str, tmp_path: Path) -> None:
+    rows, summary, stderr = run_capturing(make_plan(f"{server}/ok", 100, 0.3, warmup=0.2), tmp_path)
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events] == ["start"] and events[0]["t0_ns"] == summary["t0_ns"]
+    assert rows[0]["intended_ns"] == summary["t0_ns"] and rows[0]["sent_ns"] >= summary["t0_ns"]
+    assert summary["processes"] == 1 and summary["cpu_s"] > 0
+
+
+def test_uvicorn_as_the_frameworks_serve_it(tmp_path: Path) -> None:
+    """MLServer, MLflow and BentoML answer through uvicorn: Content-Length replies and chunked streams."""
+    pytest.importorskip("uvicorn")
+    app = tmp_path / "asgi_app.py"
+    app.write_text(
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    while (await receive()).get('more_body'):\n"
+        "        pass\n"
+        "    stream = scope['path'] == '/stream'\n"
+        "    headers = [(b'content-type', b'application/json')]\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': headers})\n"
+        "    if stream:\n"
+        "        await send({'type': 'http.response.body', 'body': b'[1,', 'more_body': True})\n"
+        "    await send({'type': 'http.response.body', 'body': b'2]'})\n"
+    )
+    port = closed_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "asgi_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        rows, _ = run(make_plan([f"{base}/infer", f"{base}/stream"], 100, 0.4), tmp_path)
+        assert len(rows) == 40 and {r["code"] for r in rows} == {200}
+        assert [r["bytes_in"] for r in rows[:4]] == [2, 5, 2, 5]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --- several processes ----------------------------------------------------------------------------
+def test_processes_follow_the_rate_up_to_the_cores() -> None:
+    plan = {"phases": [{"name": "warmup", "rate": 100}, {"name": "measure", "rate": 4500}]}
+    assert engine.processes_for({**plan, "processes": 0}, cores=8) == 3  # 4,500 / 2,000, rounded up
+    assert engine.processes_for({**plan, "processes": 0}, cores=2) == 2
+    assert engine.processes_for({"phases": [{"name": "m", "rate": 50}], "processes": 0}, cores=4) == 1
+    assert engine.processes_for({**plan, "processes": 5}, cores=2) == 5  # an explicit count is obeyed
+    assert engine.processes_for(plan, cores=8) == 1  # a plan without the key: one process, as before
+
+
+def test_workers_share_one_schedule_and_their_rows_merge_by_time(server: str, tmp_path: Path) -> None:
+    rows, summary = run(make_plan(f"{server}/ok", 200, 1.0, warmup=0.5, processes=2), tmp_path)
+    assert summary["processes"] == 2 and (summary["scheduled"], summary["sent"], summary["not_sent"]) == (
+        300,
+        300,
+        0,
+    )
+    assert [r["seq"] for r in rows] == list(range(300))
+    gaps = {b["intended_ns"] - a["intended_ns"] for a, b in itertools.pairwise(rows)}
+    assert gaps <= {4_999_999, 5_000_000, 5_000_001}  # one t0 and one epoch anchor for both workers
+    text = (tmp_path / "out.csv").read_text().splitlines()
+    intended = [int(line.split(",")[2]) for line in text[1:]]
+    assert intended == sorted(intended) and text[0] == ",".join(engine.COLUMNS)
+    assert not list(tmp_path.glob("out.csv.part*"))  # the workers' own files are merged, then removed
+    measure = summary["per_phase"]["measure"]
+    assert (measure["scheduled"], measure["sent"]) == (200, 200)
+    assert measure["achieved_rate"] == pytest.approx(200, rel=0.01)
+    assert {r["phase"] for r in rows[:100]} == {"warmup"} and {r["code"] for r in rows} == {200}
+
+
+def test_a_signal_to_the_coordinator_reaches_every_worker(server: str, tmp_path: Path) -> None:
+    proc, out = start(make_plan(f"{server}/ok", 100, 10, processes=2), tmp_path)
+    started(out.with_name("out.csv.part1"), then=1.5)  # OUT.csv itself is written when merging
+    proc.send_signal(signal.SIGINT)
+    rows, summary = finish(proc, out, rc=130)
+    assert summary["interrupted"] is True and summary["processes"] == 2
+    assert 0 < summary["sent"] < summary["scheduled"] == 1000
+    assert (
+        summary["not_sent"]
+        == summary["scheduled"] - summary["sent"]
+        == summary["per_phase"]["measure"]["not_sent"]
+    )
+    assert len(rows) == summary["completed"] == summary["sent"] and {r["code"] for r in rows} == {200}
+
+
+def test_merge_rows_orders_by_intended_time_then_seq(tmp_path: Path) -> None:
+    header = ",".join(engine.COLUMNS) + "\n"
+    (tmp_path / "a").write_text(header + "measure,2,30,31,40,200,1,1,\nmeasure,0,10,11,20,200,1,1,\n")
+    (tmp_path / "b").write_text(header + "measure,1,20,21,90,0,1,0,timeout after 1s\nmeasure,3,30,32,")
+    out = io.StringIO()
+    rows = engine.merge_rows([str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "absent")], out)
+    assert [r[1] for r in rows] == ["0", "1", "2"]  # the cut-off last line of b is left out
+    assert out.getvalue().splitlines()[2] == "measure,1,20,21,90,0,1,0,timeout after 1s"
+
+
+def test_phase_validity_follows_the_gates() -> None:
+    def stats(lag_us: int, sent: int) -> dict[str, Any]:
+        p = engine.PhaseStats("measure", 100.0, 0, 1_000_000_000, scheduled=100, sent=sent)
+        p.lags_ns.extend([lag_us * 1000] * sent)
+        p.last_sent_ns = 990_000_000
+        return p.report(0, None)
+
+    assert stats(200, 100)["valid"] is True and stats(200, 100)["invalid_reason"] == ""
+    assert stats(1500, 100)["invalid_reason"] == "send-lag p99 1.500 ms > 1 ms"
+    short = stats(200, 90)
+    assert short["valid"] is False and short["not_sent"] == 10
+    assert short["invalid_reason"] == "achieved rate 90.0 req/s < 99% of the target 100"

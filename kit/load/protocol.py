@@ -1,0 +1,203 @@
+"""The bench protocol: what runs for each cell, in which order, and when a cell's numbers count.
+
+For every (framework, scenario) pair: each payload size x each rate x each repetition is a cell;
+a cell is a warm-up (rows kept, flagged `warmup`) then the measured phase, back to back on one
+connection pool, then a cooldown before the next cell. Rates are a list, or found by a sweep.
+
+The sweep looks for the highest rate whose p99 meets an SLO: it doubles the rate from the first
+one while the SLO holds (halves it while it does not), then bisects between the highest rate that
+met it and the lowest that missed it, until they are within `precision` of each other. Two caps
+bound it: a highest rate and a number of probes. A probe meets the SLO when every repetition is a
+valid cell (the client was not the bottleneck), its p99 is at most the SLO and at most 1 % of its
+requests failed; a probe that cannot be judged (the client limited it, or Ctrl-C) ends the sweep.
+
+Validity (DESIGN.md section 5) is decided per cell from the stored rows by kit.results.aggregate
+(send-lag p99 at most 1 ms, achieved rate at least 99 % of the target); the engine's own account,
+which also knows the requests it scheduled but never sent, can only add reasons to that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from kit.config import BenchSettings
+from kit.errors import UsageError
+from kit.load.plan import Phase
+
+MAX_SWEEP_ERROR_RATE = 0.01
+CLIENT_CPU_WARN_PCT = 80.0
+
+
+def resolve(base: BenchSettings, overrides: dict[str, Any] | None) -> BenchSettings:
+    """The profile's settings with the command line's options laid over them, validated again."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None and v != ()}
+    if not given:
+        return base
+    try:
+        return BenchSettings(**{**base.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "bench"
+        msg = first["msg"].removeprefix("Value error, ")
+        hint = "See `kit bench --help` for every option"
+        raise UsageError(f"bench settings: {where}: {msg}", hint) from None
+
+
+def phases(settings: BenchSettings, rate: float) -> list[Phase]:
+    """Warm-up (when there is one) then the measured phase, at the cell's rate."""
+    measured = [Phase("measure", rate, settings.duration_s)]
+    return [Phase("warmup", rate, settings.warmup_s), *measured] if settings.warmup_s > 0 else measured
+
+
+@dataclass(frozen=True)
+class Cell:
+    payload: str
+    rate: float
+    rep: int
+
+
+def cells(settings: BenchSettings, rates: tuple[float, ...] | None = None) -> list[Cell]:
+    """Every payload x rate x repetition, repetitions of one rate back to back."""
+    return [
+        Cell(p, r, k)
+        for p in settings.payloads
+        for r in (rates or settings.rates)
+        for k in range(settings.repetitions)
+    ]
+
+
+def verdict(summary: dict[str, Any], engine: dict[str, Any] | None) -> tuple[str, str]:
+    """(status, reason) of a cell that ran to its end, from its summary row and the engine's account.
+
+    `failed` when no measured request got a 2xx; `invalid` when aggregate's gates fail, or when the
+    engine scheduled requests it never sent or its own achieved rate fell short; else `ok`.
+    """
+    if not summary or summary.get("ok", 0) == 0:
+        return "failed", "no measured request succeeded"
+    reasons = [str(summary.get("invalid_reason") or "")] if not summary.get("valid", True) else []
+    measured = ((engine or {}).get("per_phase") or {}).get("measure") or {}
+    not_sent = int(measured.get("not_sent") or 0)
+    if not_sent:
+        reasons.append(f"{not_sent} scheduled requests were never sent")
+    if measured and not measured.get("valid", True) and not reasons:
+        reasons.append(f"the engine's own account: {measured.get('invalid_reason')}")
+    reasons = [r for r in reasons if r]
+    return ("invalid", "; ".join(reasons)) if reasons else ("ok", "")
+
+
+def client_cpu_warning(mean_cpu_pct: float | None) -> str:
+    """The warning for a client host busier than CLIENT_CPU_WARN_PCT during the measured phase."""
+    if mean_cpu_pct is None or mean_cpu_pct <= CLIENT_CPU_WARN_PCT:
+        return ""
+    return (
+        f"client CPU {mean_cpu_pct:.0f} % during the measured phase (over {CLIENT_CPU_WARN_PCT:.0f} %): "
+        "the client may have limited the load; use more client cores or a lower rate"
+    )
+
+
+# --- the SLO sweep ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Probe:
+    rate: float
+    p99_ms: float | None
+    outcome: str  # meets | misses | unjudged
+    why: str = ""
+
+
+@dataclass
+class Sweep:
+    """Bisection for the highest rate meeting a p99 SLO; pure, so the orchestrator only feeds it."""
+
+    slo_p99_ms: float
+    start: float
+    max_rate: float
+    max_probes: int
+    precision: float = 0.05
+    min_rate: float = 1.0
+    lo: float | None = None  # highest rate that met the SLO
+    hi: float | None = None  # lowest rate that missed it
+    probes: list[Probe] = field(default_factory=list)
+    stopped: str = ""
+
+    def next_rate(self) -> float | None:
+        """The next rate to probe, or None once the sweep is over (`stopped` says why)."""
+        if self.stopped:
+            return None
+        if len(self.probes) >= self.max_probes:
+            return self._stop(f"probe cap of {self.max_probes} reached")
+        if not self.probes:
+            return min(self.start, self.max_rate)
+        if self.hi is None:
+            assert self.lo is not None
+            if self.lo >= self.max_rate:
+                return self._stop(f"the SLO held up to the rate cap of {self.max_rate:g} req/s")
+            return self._fresh(min(self.lo * 2, self.max_rate))
+        if self.lo is None:
+            if self.hi / 2 < self.min_rate:
+                return self._stop(f"the SLO was missed even at {self.hi:g} req/s")
+            return self._fresh(_round_rate(self.hi / 2))
+        if self.hi - self.lo <= self.precision * self.lo:
+            return self._stop(f"bracketed within {self.precision:.0%}")
+        mid = _round_rate((self.lo + self.hi) / 2)
+        if not self.lo < mid < self.hi:
+            return self._stop("bracketed to the rate's resolution")
+        return self._fresh(mid)
+
+    def record(self, rate: float, p99_ms: float | None, outcome: str, why: str = "") -> None:
+        if outcome not in ("meets", "misses", "unjudged"):
+            raise ValueError(f"unknown sweep outcome {outcome!r}")
+        self.probes.append(Probe(rate, p99_ms, outcome, why))
+        if outcome == "unjudged":
+            self._stop(f"{rate:g} req/s could not be judged: {why}")
+        elif outcome == "meets":
+            self.lo = rate if self.lo is None else max(self.lo, rate)
+        else:
+            self.hi = rate if self.hi is None else min(self.hi, rate)
+
+    @property
+    def best(self) -> float | None:
+        return self.lo
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "slo_p99_ms": self.slo_p99_ms,
+            "best_rate": self.best,
+            "lowest_missing_rate": self.hi,
+            "stopped_because": self.stopped,
+            "probes": [p.__dict__ for p in self.probes],
+        }
+
+    def _fresh(self, rate: float) -> float | None:
+        if any(p.rate == rate for p in self.probes):
+            return self._stop(f"{rate:g} req/s was probed already")
+        return rate
+
+    def _stop(self, why: str) -> None:
+        self.stopped = self.stopped or why
+        return None
+
+
+def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float | None, str]:
+    """One probe's outcome from its repetitions' cell records: (outcome, worst p99, why)."""
+    p99s = [r.get("summary", {}).get("p99_ms") for r in records]
+    worst = max((p for p in p99s if p is not None), default=None)
+    for r in records:
+        if r["status"] in ("invalid", "partial"):
+            return "unjudged", worst, f"rep {r['rep']} is {r['status']}: {r['reason']}"
+    for r in records:
+        s = r.get("summary") or {}
+        if r["status"] == "failed":
+            return "misses", worst, f"rep {r['rep']} failed: {r['reason']}"
+        if (s.get("error_rate") or 0.0) > MAX_SWEEP_ERROR_RATE:
+            return "misses", worst, f"rep {r['rep']}: {s['error_rate']:.1%} of requests failed"
+    if worst is None or worst > slo_p99_ms:
+        return "misses", worst, f"p99 {worst} ms > SLO {slo_p99_ms:g} ms"
+    return "meets", worst, ""
+
+
+def _round_rate(rate: float) -> float:
+    """Whole requests per second above 10 req/s (folder names stay readable), tenths below."""
+    return float(round(rate)) if rate >= 10 else round(rate, 1)

@@ -1,0 +1,1 @@
+"""Telemetry: CPU, memory and GPU of the server's framework and of the client, sampled during each cell."""

@@ -1,0 +1,202 @@
+"""The bench protocol: settings, cells, verdicts, and the SLO sweep's bisection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit import config
+from kit.errors import UsageError
+from kit.load import protocol
+from kit.load.plan import Phase
+from kit.paths import Workspace
+from kit.stages import Kit
+
+SMOKE = config.PROFILES["smoke"]
+PAPER = config.PROFILES["paper"]
+
+
+def kit(tmp_path: Path, **raw: Any) -> Kit:
+    return Kit(config.from_dict(raw), Workspace(tmp_path))
+
+
+# --- settings -----------------------------------------------------------------------------------
+def test_the_paper_profile_is_the_studys() -> None:
+    assert (PAPER.rates, PAPER.duration_s, PAPER.repetitions) == ((200,), 60, 3)
+    assert PAPER.payloads == ("small", "medium", "large")
+    assert PAPER.scenarios == ("malware", "crypto", "image", "sentiment") and PAPER.arrival == "constant"
+    assert (SMOKE.rates, SMOKE.duration_s, SMOKE.repetitions, SMOKE.scenarios) == ((50,), 5, 1, ())
+
+
+def test_command_line_options_lay_over_the_profile() -> None:
+    got = protocol.resolve(
+        PAPER, {"rates": (100.0, 400.0), "duration_s": 30, "engine": "vegeta", "sweep": None}
+    )
+    assert got.rates == (100.0, 400.0) and got.duration_s == 30 and got.engine == "vegeta"
+    assert got.payloads == PAPER.payloads and got.repetitions == 3 and got.sweep is False
+    assert protocol.resolve(PAPER, {"rates": (), "arrival": None}) is PAPER  # nothing given: unchanged
+
+
+@pytest.mark.parametrize(
+    ("overrides", "what"),
+    [
+        ({"rates": (0.0,)}, "bench settings: rates: rates must be above 0 req/s, got [0.0]"),
+        ({"duration_s": 0}, "bench settings: duration_s: Input should be greater than 0"),
+        ({"engine": "wrk"}, "bench settings: engine: Input should be 'kit' or 'vegeta'"),
+    ],
+)
+def test_bad_options_are_usage_errors(overrides: dict[str, Any], what: str) -> None:
+    with pytest.raises(UsageError) as info:
+        protocol.resolve(SMOKE, overrides)
+    assert info.value.what == what and info.value.hint == "See `kit bench --help` for every option"
+
+
+def test_the_kit_refuses_a_sweep_without_slo_and_vegeta_with_poisson(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    with pytest.raises(UsageError) as info:
+        k.bench_settings("smoke", {"sweep": True})
+    assert (info.value.what, info.value.hint) == (
+        "a sweep needs an SLO",
+        "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100",
+    )
+    with pytest.raises(UsageError) as info:
+        k.bench_settings("smoke", {"engine": "vegeta", "arrival": "poisson"})
+    assert info.value.what == "vegeta paces at a constant rate only"
+    assert k.bench_settings("smoke", {"sweep": True, "slo_p99_ms": 50}).slo_p99_ms == 50
+
+
+def test_bench_all_takes_the_profiles_scenarios_else_the_configs(tmp_path: Path) -> None:
+    k = kit(tmp_path, frameworks=["mlserver", "mlflow"], scenarios=["crypto"])
+    assert k.bench_pairs("smoke") == [("mlserver", "crypto"), ("mlflow", "crypto")]
+    assert len(k.bench_pairs("paper")) == 8 and ("mlflow", "sentiment") in k.bench_pairs("paper")
+
+
+def test_a_cell_is_a_warmup_then_the_measured_phase() -> None:
+    assert protocol.phases(SMOKE, 50) == [Phase("warmup", 50, 2), Phase("measure", 50, 5)]
+    no_warmup = protocol.resolve(SMOKE, {"warmup_s": 0})
+    assert protocol.phases(no_warmup, 75) == [Phase("measure", 75, 5)]
+
+
+def test_cells_run_each_rates_repetitions_back_to_back() -> None:
+    settings = protocol.resolve(PAPER, {"rates": (100.0, 200.0), "payloads": ("small", "large")})
+    got = [(c.payload, c.rate, c.rep) for c in protocol.cells(settings)]
+    assert got[:4] == [("small", 100, 0), ("small", 100, 1), ("small", 100, 2), ("small", 200, 0)]
+    assert len(got) == 2 * 2 * 3 and got[-1] == ("large", 200, 2)
+
+
+# --- verdicts -----------------------------------------------------------------------------------
+OK_SUMMARY = {"ok": 100, "valid": True, "invalid_reason": ""}
+
+
+def engine_summary(**measure: Any) -> dict[str, Any]:
+    return {"per_phase": {"measure": {"not_sent": 0, "valid": True, "invalid_reason": "", **measure}}}
+
+
+def test_a_clean_cell_is_ok() -> None:
+    assert protocol.verdict(OK_SUMMARY, engine_summary()) == ("ok", "")
+    assert protocol.verdict(OK_SUMMARY, None) == ("ok", "")  # vegeta: no engine account
+
+
+def test_the_rows_gates_make_a_cell_invalid() -> None:
+    summary = {
+        "ok": 100,
+        "valid": False,
+        "invalid_reason": "send-lag p99 3.2 ms > 1 ms: the client was the bottleneck",
+    }
+    assert protocol.verdict(summary, engine_summary()) == ("invalid", summary["invalid_reason"])
+
+
+def test_requests_never_sent_make_a_cell_invalid() -> None:
+    status, reason = protocol.verdict(OK_SUMMARY, engine_summary(not_sent=12))
+    assert (status, reason) == ("invalid", "12 scheduled requests were never sent")
+
+
+def test_the_engines_own_rate_shortfall_counts_when_the_rows_look_fine() -> None:
+    """Rows span only what was sent: a client that fell behind at the end looks on rate in them."""
+    engine = engine_summary(valid=False, invalid_reason="achieved rate 180.2 req/s < 99% of the target 200")
+    assert protocol.verdict(OK_SUMMARY, engine) == (
+        "invalid",
+        "the engine's own account: achieved rate 180.2 req/s < 99% of the target 200",
+    )
+
+
+def test_no_success_at_all_is_failed() -> None:
+    assert protocol.verdict({"ok": 0, "valid": True}, engine_summary())[0] == "failed"
+    assert protocol.verdict({}, None)[0] == "failed"
+
+
+def test_a_busy_client_is_a_warning() -> None:
+    assert protocol.client_cpu_warning(None) == "" and protocol.client_cpu_warning(80.0) == ""
+    assert protocol.client_cpu_warning(93.4) == (
+        "client CPU 93 % during the measured phase (over 80 %): the client may have limited the load; "
+        "use more client cores or a lower rate"
+    )
+
+
+# --- the SLO sweep -------------------------------------------------------------------------------
+def sweep_against(capacity: float, **kw: Any) -> protocol.Sweep:
+    """A server whose p99 meets the SLO exactly up to `capacity` req/s."""
+    sweep = protocol.Sweep(100.0, **{"start": 50.0, "max_rate": 20000.0, "max_probes": 20, **kw})
+    while (rate := sweep.next_rate()) is not None:
+        meets = rate <= capacity
+        sweep.record(rate, 40.0 if meets else 900.0, "meets" if meets else "misses")
+    return sweep
+
+
+def test_the_sweep_doubles_then_bisects_to_the_capacity() -> None:
+    sweep = sweep_against(730.0)
+    rates = [p.rate for p in sweep.probes]
+    assert rates[:6] == [50, 100, 200, 400, 800, 600]  # doubling until the SLO is missed, then halves
+    assert sweep.best is not None and 730 * 0.95 <= sweep.best <= 730 and sweep.hi is not None
+    assert sweep.hi - sweep.best <= 0.05 * sweep.best and sweep.stopped == "bracketed within 5%"
+    assert len(rates) == len(set(rates))
+
+
+def test_the_sweep_halves_when_even_the_first_rate_misses() -> None:
+    sweep = sweep_against(30.0)
+    assert (
+        [p.rate for p in sweep.probes][:2] == [50, 25] and sweep.best is not None and 28.5 <= sweep.best <= 30
+    )
+
+
+def test_the_sweep_stops_at_its_caps() -> None:
+    capped = sweep_against(1e9, max_rate=1000.0)
+    assert capped.best == 1000 and capped.stopped == "the SLO held up to the rate cap of 1000 req/s"
+    few = sweep_against(730.0, max_probes=4)
+    assert len(few.probes) == 4 and few.best == 400 and few.stopped == "probe cap of 4 reached"
+    hopeless = sweep_against(0.1)
+    assert hopeless.best is None and hopeless.stopped.startswith("the SLO was missed even at")
+
+
+def test_a_probe_that_cannot_be_judged_ends_the_sweep() -> None:
+    sweep = protocol.Sweep(100.0, start=50.0, max_rate=1000.0, max_probes=8)
+    sweep.record(sweep.next_rate() or 0, 10.0, "meets")
+    sweep.record(sweep.next_rate() or 0, None, "unjudged", "rep 0 is invalid: send-lag p99 2 ms > 1 ms")
+    assert sweep.next_rate() is None and sweep.best == 50
+    assert (
+        sweep.report()["stopped_because"]
+        == "100 req/s could not be judged: rep 0 is invalid: send-lag p99 2 ms > 1 ms"
+    )
+
+
+def cell(rep: int, status: str = "ok", p99: float | None = 20.0, error_rate: float = 0.0) -> dict[str, Any]:
+    return {
+        "rep": rep,
+        "status": status,
+        "reason": "why",
+        "summary": {"p99_ms": p99, "error_rate": error_rate},
+    }
+
+
+def test_judge_takes_the_worst_repetition() -> None:
+    assert protocol.judge([cell(0), cell(1, p99=60.0)], 50.0) == ("misses", 60.0, "p99 60.0 ms > SLO 50 ms")
+    assert protocol.judge([cell(0), cell(1, p99=45.0)], 50.0) == ("meets", 45.0, "")
+    assert protocol.judge([cell(0), cell(1, error_rate=0.02)], 50.0)[:2] == ("misses", 20.0)
+    assert protocol.judge([cell(0, status="failed", p99=None)], 50.0)[0] == "misses"
+    assert protocol.judge([cell(0), cell(1, status="invalid")], 50.0) == (
+        "unjudged",
+        20.0,
+        "rep 1 is invalid: why",
+    )
