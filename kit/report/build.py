@@ -1,51 +1,220 @@
-"""`kit report`: results/<run>/report/report.md and latency.png, from the run folder alone.
+"""`kit report`: results/<run>/report/ with report.md, a self-contained report.html, PNG plots and
+the per-cell and per-group figures as CSV, from the run folder alone.
 
-Reads only what the run folder holds (manifest.json and raw/), so a results folder copied to a
-laptop with no hosts reports the same as on the controller that measured it.
+Reads only what the run folder holds (manifest.json, raw/, telemetry/) plus a price table, so a
+results folder copied to a laptop with no hosts reports the same as on the controller that measured
+it. Damage (kit.results.analysis) never stops a report: what can be read is shown and each problem
+is listed. `Report.checked`, what the CLI calls, then still ends in a KitError naming the first problem,
+so that a script (or a person skimming the terminal) cannot take a partial report for a whole one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from kit.report.plots import latency_cdf
-from kit.report.tables import cell_status_lines, summary_table
-from kit.results import aggregate, manifest, store
-from kit.results.manifest import Manifest
+from kit.errors import KitError
+from kit.ids import SCENARIOS
+from kit.report import plots, tables
+from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
+from kit.results import aggregate, analysis, claims, cost, pricing
+from kit.results.analysis import RunData
+from kit.results.cost import PriceTable
 
-NO_ROWS = "No measured rows in this run.\n"
+NO_ROWS = "No measured rows in this run."
+OWNED = ("report.md", "report.html", "cells.csv", "groups.csv")
+
+METHOD = (
+    "Latency is measured from each request's scheduled send time (open loop, so a stalled server "
+    "shows in the tail), failed requests included; warm-up rows are never counted; quantiles "
+    "interpolate linearly between order statistics. A cell is invalid when the client's send-lag "
+    "p99 exceeds 1 ms or it achieved under 99 % of the target rate. A repetition is counted "
+    "towards averages, claims and cost when the manifest says `ok` (without a manifest: when it is "
+    "valid and had at least one 2xx reply). Across repetitions each figure is the mean of the "
+    "counted repetitions with a 95 % confidence interval from Student's t distribution "
+    "(mean ± t(0.975, n-1)·s/√n; no bootstrap: with 3 repetitions it would resample the same 3 "
+    "values); with fewer than two counted repetitions only the mean is shown."
+)
+CLAIMS_METHOD = (
+    "From IC2E 2024: TF Serving beats every other framework on each scenario, and the two "
+    "DL-specific frameworks (TF Serving, TorchServe) beat the three general-purpose ones "
+    "(MLServer, MLflow, BentoML). Checked here on median latency: A beats B when A's mean p50 is "
+    "below B's with the 95 % intervals apart at every payload and rate both were measured at. "
+    "`within noise`: the intervals overlap; `no interval`: fewer than two counted repetitions; "
+    "`not measured`: a framework has no counted repetition there (the reason is given), never a guess."
+)
 
 
-def build_report(run_dir: Path) -> list[Path]:
-    """Write the report files (overwritten on every call: they derive from the run) and return their paths."""
-    man = manifest.load(run_dir)
+@dataclass
+class Report:
+    data: RunData
+    folder: Path
+    files: list[Path]
+    cost: pl.DataFrame
+    prices: PriceTable
+    claims: list[dict[str, str]]
+    notes: list[str]
+
+    @property
+    def run_id(self) -> str:
+        return self.data.run_id
+
+    @property
+    def problems(self) -> list[str]:
+        return self.data.problems
+
+    def checked(self) -> dict[str, Any]:
+        """What `kit report` prints, or a KitError naming the first problem when the run was not
+        read whole (the report files are written either way)."""
+        if self.problems:
+            more = len(self.problems) - 1
+            raise ReportIncomplete(
+                self.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""),
+                f"The report ({self.folder / 'report.html'}) shows what could be read and lists every "
+                "problem; restore the files from a copy or rerun those cells",
+            )
+        return self.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "report_dir": str(self.folder),
+            "files": [str(f) for f in self.files],
+            "problems": self.problems,
+            "notes": self.notes,
+            "prices": {
+                "source": self.prices.source,
+                "as_of": self.prices.as_of,
+                "file": str(self.prices.path),
+            },
+            "cells": self.data.cells.to_dicts(),
+            "groups": self.data.groups.to_dicts(),
+            "cost": self.cost.to_dicts(),
+            "claims": self.claims,
+        }
+
+
+class ReportIncomplete(KitError):
+    """The report was written, but some of the run could not be read."""
+
+
+def build_report(
+    run_dir: Path, *, workspace_prices: Path | None = None, refresh_prices: bool = False
+) -> Report:
+    """Write the report files (rebuilt from the run on every call) and return what they show."""
+    data = analysis.analyse(run_dir)
+    man = data.manifest
+    regions = sorted({r for r in [cost.region_of(man) if man else None] if r} | {"us-east-1", "us-west-2"})
+    prices, notes = pricing.table_for_report(workspace_prices, refresh_prices=refresh_prices, regions=regions)
+    costs = cost.cost_table(data.groups, man, prices)
+    verdicts = claims.check(
+        data.groups, lambda fw, sc: analysis.not_measured_reason(data, fw, sc), data.scenarios
+    )
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    # A run whose every cell failed before writing rows still gets a report listing why.
-    rows = store.scan_raw(run_dir) if store.raw_files(run_dir) else None
-    summary = aggregate.summarize(rows) if rows is not None else None
-    md = out / "report.md"
-    md.write_text(render_markdown(man, summary))
-    written = [md]
-    if rows is not None:
-        written.append(latency_cdf(rows, out / "latency.png"))
-    return written
+    images = _plots(data, out)
+    report = Report(data, out, [], costs, prices, verdicts, [*data.notes, *notes])
+    blocks = _blocks(report, images)
+    written = [out / "report.md", out / "report.html", out / "cells.csv", out / "groups.csv"]
+    written[0].write_text(to_markdown(blocks))
+    written[1].write_text(to_html(blocks, f"Run {report.run_id}"))
+    data.cells.write_csv(written[2])
+    data.groups.write_csv(written[3])
+    report.files = written + images
+    _remove_stale(out, report.files)
+    return report
 
 
-def render_markdown(man: Manifest, summary: pl.DataFrame | None) -> str:
-    parts = [
-        f"# Run {man['run_id']}\n",
-        f"Provider {man['provider']}, kit {man['kit_version']} (git {man['git_sha'][:12]}), "
-        f"config hash {man['config_hash']}, created {man['created_at']}.\n",
-        "Latency is measured from each request's scheduled send time (open loop); warm-up rows are "
-        "excluded; quantiles interpolate linearly. A cell is invalid when the client's send-lag p99 "
-        "exceeds 1 ms or it achieved under 99 % of the target rate.\n",
-        "## Latency and throughput per cell\n",
-        summary_table(summary) if summary is not None and summary.height else NO_ROWS,
-    ]
-    status = cell_status_lines(man["cells"])
+def _plots(data: RunData, out: Path) -> list[Path]:
+    profiles = aggregate.latency_profiles(data.group_files())
+    images = plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
+    images += plots.throughput_latency(data.groups, out)
+    usage = plots.resources(data.groups, out)
+    return images + ([usage] if usage else [])
+
+
+def _blocks(report: Report, images: list[Path]) -> list[Block]:
+    data, man = report.data, report.data.manifest
+    blocks: list[Block] = [Heading(f"Run {report.run_id}", 1), Para(_facts(data))]
+    blocks += [Heading("How to read these figures"), Para(METHOD)]
+    if report.problems:
+        blocks += [Heading("Problems: what could not be read"), Bullets(report.problems)]
+    if report.notes:
+        blocks += [Heading("Notes"), Bullets(report.notes)]
+    blocks.append(Heading("Across repetitions: mean [95 % CI]"))
+    measured = data.cells.height > 0
+    blocks.append(tables.group_latency_table(data.groups) if measured else Para(NO_ROWS))
+    if measured:
+        blocks += [
+            Heading("Per cell and repetition: latency (ms)"),
+            tables.cell_latency_table(data.cells),
+            Heading("Per cell and repetition: load, send lag and validity"),
+            tables.cell_load_table(data.cells),
+        ]
+    blocks.append(Heading("Resource usage: mean [95 % CI]"))
+    if tables.has_usage(data.groups):
+        blocks.append(tables.group_usage_table(data.groups))
+    else:
+        blocks.append(Para("No telemetry in this run: no CPU, memory or GPU figures."))
+    blocks += [Heading("Cost per million inferences"), *_cost_blocks(report)]
+    blocks += [Heading("The study's claims"), Para(CLAIMS_METHOD)]
+    absent = [s for s in SCENARIOS if s not in data.scenarios]
+    if absent:
+        blocks.append(Para(f"Scenarios this run did not set out to measure: {', '.join(absent)}."))
+    blocks += [tables.claims_table(report.claims, overall=True), Heading("Every pair", 3)]
+    blocks.append(tables.claims_table(report.claims, overall=False))
+    status = tables.cell_status_lines(man["cells"]) if man else []
     if status:
-        parts += ["## Cells that did not end ok\n", status]
-    return "\n".join(parts)
+        blocks += [Heading("Cells that did not end ok"), Bullets(status)]
+    if images:
+        blocks += [Heading("Plots"), *(Image(p, p.stem.replace("_", " ")) for p in images)]
+    return blocks
+
+
+def _facts(data: RunData) -> str:
+    man = data.manifest
+    if man is None:
+        return (
+            f"No readable manifest: run facts are unknown; figures come from the raw rows of {data.run_dir}."
+        )
+    return (
+        f"Provider {man['provider']}, kit {man['kit_version']} (git {man['git_sha'][:12]}), "
+        f"config hash {man['config_hash']}, created {man['created_at']}."
+    )
+
+
+def _cost_blocks(report: Report) -> list[Block]:
+    man = report.data.manifest
+    source = Para(
+        f"Prices: {report.prices.label}. Dollars per million inferences = USD per hour of the server "
+        "host / (sustainable rate × 3600) × 10^6; the client host is not priced. The sustainable rate "
+        "is the SLO sweep's best rate when a sweep ran, else the highest rate whose every repetition "
+        "counted with at most 1 % errors (a lower bound: the server was not pushed to its limit)."
+    )
+    if man is None:
+        return [source, Para("No readable manifest: the server hosts, and so their prices, are unknown.")]
+    blocks: list[Block] = [source]
+    if man.get("provider") != "aws":
+        blocks.append(
+            Para(
+                f"This run's servers are {man.get('provider')} hosts, not cloud instances: they have "
+                "no instance price, so no cost per inference is given rather than an invented one. "
+                "The sustainable rates still are."
+            )
+        )
+    if report.cost.height == 0:
+        blocks.append(Para(NO_ROWS))
+        return blocks
+    table: Table = tables.cost_table(report.cost)
+    return [*blocks, table]
+
+
+def _remove_stale(out: Path, keep: list[Path]) -> None:
+    """Drop plots and files an earlier build wrote that this one did not (a cell since removed)."""
+    for path in out.iterdir():
+        owned = path.suffix == ".png" or path.name in OWNED
+        if owned and path.is_file() and path not in keep:
+            path.unlink()

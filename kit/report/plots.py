@@ -1,54 +1,180 @@
 """PNG plots, drawn with matplotlib's object API on an Agg canvas: no display, no pyplot global
-state, no network, so a report builds the same on a headless host and on a laptop."""
+state, no network, so a report builds the same on a headless host and on a laptop.
+
+Each function writes one file and returns its path, or None when the run holds nothing it could
+draw (a plot of nothing would only suggest that something was measured).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from kit.results.aggregate import CELL
+from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.results.store import rate_label
 
+Profile = Mapping[str, Any]  # one entry of kit.results.aggregate.latency_profiles
+DPI = 100
+PAYLOAD_ORDER = ("small", "medium", "large")
 
-def latency_cdf(rows: pl.LazyFrame, out: Path) -> Path:
-    """One latency CDF line per cell (measured phase), on a log axis: the tail is where servers differ."""
-    fig = Figure(figsize=(9, 5.5))
-    ax = fig.subplots()
-    for key, lat_ms in _measured_latencies(rows):
-        y = np.arange(1, lat_ms.size + 1) / lat_ms.size
-        ax.step(lat_ms, y, where="post", label=_label(key))
-    ax.set_xscale("log")
-    ax.set_xlabel("latency from the scheduled send (ms, log scale)")
-    ax.set_ylabel("fraction of requests")
-    ax.set_title("Latency CDF per cell (open loop, warm-up excluded)")
-    ax.grid(True, which="both", alpha=0.3)
-    if ax.lines:
+
+def latency_cdfs(profiles: Sequence[Profile], out_dir: Path) -> list[Path]:
+    """Per scenario and payload, one latency CDF per framework and rate, pooled over the counted
+    repetitions, on a log axis (the tail is where servers differ)."""
+    written = []
+    for (scenario, payload), part in _by(profiles, ("scenario", "payload")).items():
+        fig = Figure(figsize=(8, 4.8))
+        ax = fig.subplots()
+        for p in part:
+            xs = [x for x in p["cdf_ms"] if x > 0]  # a log axis cannot show a zero latency
+            ys = p["cdf_p"][len(p["cdf_ms"]) - len(xs) :]
+            ax.plot(xs, ys, label=f"{p['framework']} @ {rate_label(p['rate'])}/s ({p['requests']} req)")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency from the scheduled send (ms, log scale)")
+        ax.set_ylabel("fraction of requests")
+        ax.set_title(f"{scenario}, {payload} payload: latency CDF (counted repetitions pooled)")
+        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    else:
-        ax.text(0.5, 0.5, "no measured rows", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, format="png")
+        written.append(_save(fig, out_dir / f"latency_cdf_{scenario}_{payload}.png"))
+    return written
+
+
+def latency_boxes(profiles: Sequence[Profile], out_dir: Path) -> list[Path]:
+    """Per scenario, box plots by framework (one panel per payload), as in the study: box p25..p75,
+    line at the median, whiskers to the furthest request within 1.5 IQR, outliers counted in the label."""
+    written = []
+    for (scenario,), part in _by(profiles, ("scenario",)).items():
+        panels = _by(part, ("payload",))
+        fig = Figure(figsize=(max(6.0, 4.0 * len(panels)), 4.8))
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, ((payload,), boxes) in zip(axes, panels.items(), strict=True):
+            stats = [
+                {
+                    "label": f"{b['framework']}\n@{rate_label(b['rate'])}/s\n{b['beyond_whiskers']} out",
+                    "q1": b["q1"],
+                    "med": b["med"],
+                    "q3": b["q3"],
+                    "whislo": b["whislo"],
+                    "whishi": b["whishi"],
+                    "mean": b["mean"],
+                    "fliers": [],
+                }
+                for b in boxes
+            ]
+            ax.bxp(stats, showmeans=True, showfliers=False)
+            ax.set_title(f"{payload} payload")
+            ax.set_ylabel("latency (ms)")
+            ax.tick_params(axis="x", labelsize=7)
+            ax.grid(True, axis="y", alpha=0.3)
+        fig.suptitle(f"{scenario}: latency by framework (triangle: mean)")
+        written.append(_save(fig, out_dir / f"latency_box_{scenario}.png"))
+    return written
+
+
+def throughput_latency(groups: pl.DataFrame, out_dir: Path) -> list[Path]:
+    """Per scenario, p99 latency against the achieved rate for every framework and payload measured
+    at two rates or more (a sweep, or a list of rates), with the 95 % intervals as error bars."""
+    multi = (
+        groups.filter(pl.col("reps_counted") > 0)
+        .filter(pl.len().over(["framework", "scenario", "payload"]) > 1)
+        .sort(["framework", "scenario", "payload", "rate"])
+    )
+    written = []
+    for scenario in _ordered(multi["scenario"].unique().to_list(), SCENARIOS):
+        fig = Figure(figsize=(8, 4.8))
+        ax = fig.subplots()
+        part = multi.filter(pl.col("scenario") == scenario)
+        for (framework, payload), line in part.group_by(["framework", "payload"], maintain_order=True):
+            y = line["p99_ms"].to_numpy()
+            lo = (line["p99_ms"] - line["p99_ms_lo"]).fill_null(0).to_numpy()
+            hi = (line["p99_ms_hi"] - line["p99_ms"]).fill_null(0).to_numpy()
+            ax.errorbar(
+                line["achieved_rate"].to_numpy(),
+                y,
+                yerr=[lo, hi],
+                marker="o",
+                capsize=3,
+                label=f"{framework}, {payload}",
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("achieved rate (req/s, mean of counted repetitions)")
+        ax.set_ylabel("p99 latency (ms, log scale)")
+        ax.set_title(f"{scenario}: throughput against tail latency")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        written.append(_save(fig, out_dir / f"throughput_latency_{scenario}.png"))
+    return written
+
+
+def resources(groups: pl.DataFrame, out_dir: Path) -> Path | None:
+    """Server CPU and resident memory per framework against the achieved rate (one point per
+    scenario, payload and rate), when the run sampled them."""
+    have = groups.filter(
+        pl.col("server_cpu_mean_pct").is_not_null() | pl.col("server_rss_max_mb").is_not_null()
+    )
+    if have.height == 0:
+        return None
+    fig = Figure(figsize=(11, 4.5))
+    cpu, mem = fig.subplots(1, 2)
+    markers = dict(zip(SCENARIOS, "osD^", strict=True))
+    for framework in _ordered(have["framework"].unique().to_list(), FRAMEWORKS):
+        part = have.filter(pl.col("framework") == framework)
+        colour = cpu.plot([], [])[0].get_color()
+        for scenario in _ordered(part["scenario"].unique().to_list(), SCENARIOS):
+            pts = part.filter(pl.col("scenario") == scenario)
+            label = f"{framework}, {scenario}"
+            marker = markers.get(scenario, "x")
+            _scatter(cpu, pts, "server_cpu_mean_pct", colour, marker, label)
+            _scatter(mem, pts, "server_rss_max_mb", colour, marker, label)
+    cpu.set_ylabel("server CPU, mean over the measured phase (% of its CPUs)")
+    mem.set_ylabel("server resident memory, max (MB)")
+    for ax in (cpu, mem):
+        ax.set_xlabel("achieved rate (req/s)")
+        ax.grid(True, alpha=0.3)
+    cpu.legend(fontsize=7)
+    fig.suptitle("Server resources per framework (means of counted repetitions)")
+    return _save(fig, out_dir / "resources.png")
+
+
+def _scatter(ax: Axes, pts: pl.DataFrame, column: str, colour: str, marker: str, label: str) -> None:
+    keep = pts.filter(pl.col(column).is_not_null())
+    if keep.height:
+        ax.scatter(keep["achieved_rate"], keep[column], color=colour, marker=marker, label=label)
+
+
+def _by(profiles: Sequence[Profile], keys: tuple[str, ...]) -> dict[tuple[Any, ...], list[Profile]]:
+    """Profiles grouped by `keys`, groups and members in the kit's own order of ids."""
+    out: dict[tuple[Any, ...], list[Profile]] = {}
+    for p in sorted(profiles, key=_order):
+        out.setdefault(tuple(p[k] for k in keys), []).append(p)
     return out
 
 
-def _measured_latencies(rows: pl.LazyFrame) -> list[tuple[tuple[object, ...], np.ndarray]]:
-    """Sorted positive latencies in ms per cell; only the columns the plot needs leave the parquet."""
-    measured = (
-        rows.filter((pl.col("phase") == "measure") & (pl.col("latency_ns") > 0))
-        .select([*CELL, "latency_ns"])
-        .sort([*CELL, "latency_ns"])
-        .collect()
+def _order(p: Profile) -> tuple[Any, ...]:
+    return (
+        _rank(p["scenario"], SCENARIOS),
+        _rank(p["payload"], PAYLOAD_ORDER),
+        _rank(p["framework"], FRAMEWORKS),
+        p["rate"],
     )
-    return [
-        (key, group["latency_ns"].to_numpy() / 1e6)
-        for key, group in measured.group_by(CELL, maintain_order=True)
-    ]
 
 
-def _label(key: tuple[object, ...]) -> str:
-    framework, scenario, payload, rate, rep = key
-    return f"{framework}/{scenario} {payload} @{rate_label(float(rate))}/s rep{rep}"
+def _rank(value: str, known: Sequence[str]) -> tuple[int, str]:
+    return (known.index(value) if value in known else len(known), value)
+
+
+def _ordered(values: list[str], known: Sequence[str]) -> list[str]:
+    return sorted(values, key=lambda v: _rank(v, known))
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No timestamp in the PNG's metadata: a rebuilt report is byte for byte the same.
+    fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+    return path

@@ -20,35 +20,125 @@ Definitions (all times in ms):
 
 Quantiles interpolate linearly between order statistics (Polars' "linear", numpy's default), so a
 small cell gives the figures numpy or a spreadsheet would.
+
+`summarize` gives the compact row each cell's manifest entry keeps; `cell_stats` the full one the
+report uses (p95, p99.9, service p99, send-lag p50/max, goodput `ok_rate` = 2xx replies per second of
+the same window). `run_cell_stats` aggregates a whole run a batch of files at a time, so that memory
+follows the batch, not the run (10 million rows: see benchmarks/aggregate.py); `across_reps` gives
+each (framework, scenario, payload, rate) the mean of its counted repetitions and a 95 % Student t
+interval (kit.results.stats); `latency_profiles` the pooled distributions the plots draw.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
 import polars as pl
 
+from kit.results.schema import RAW_SCHEMA, empty_raw
+from kit.results.stats import t_critical
+from kit.results.store import RawFile
+
 CELL = ["framework", "scenario", "payload", "rate", "rep"]
+#: A cell without its repetition: what repetitions are averaged over.
+GROUP = ["framework", "scenario", "payload", "rate"]
 MAX_SEND_LAG_P99_MS = 1.0
 MIN_ACHIEVED_SHARE = 0.99
 NS_PER_MS = 1e6
 NS_PER_S = 1e9
 LATENCY_QUANTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90, "p99": 0.99}
+#: Only in cell_stats: the compact summary's columns are pinned by the manifests already written.
+EXTRA_QUANTILES = {"p95": 0.95, "p999": 0.999}
+#: Rows aggregated per Polars query: bounds memory (about 400 bytes a row at peak) whatever the run's size.
+BATCH_ROWS = 1_000_000
+#: Columns the aggregation reads; the others never leave the parquet files.
+NEEDED = [
+    "framework",
+    "scenario",
+    "payload",
+    "rate",
+    "rep",
+    "phase",
+    "intended_ns",
+    "sent_ns",
+    "latency_ns",
+    "service_ns",
+    "code",
+]
 
 
 def summarize(lf: pl.LazyFrame) -> pl.DataFrame:
     """One row per cell over its measured phase, sorted by cell; see the module doc for definitions."""
+    return _stats(lf, full=False).select(_COLUMNS).sort(CELL).collect()
+
+
+def cell_stats(lf: pl.LazyFrame) -> pl.DataFrame:
+    """`summarize` plus p95, p99.9, service p99, send-lag p50 and max, and goodput, in CELL_STATS order."""
+    return _stats(lf, full=True).select(CELL_STATS).sort(CELL).collect()
+
+
+def _stats(lf: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
+    window = pl.col("_span_s") + 1.0 / pl.col("rate")
     return (
         lf.filter(pl.col("phase") == "measure")
         .group_by(CELL)
-        .agg(_counts() + _latencies() + [_span_s().alias("_span_s")])
+        .agg(_counts() + _latencies() + (_extras() if full else []) + [_span_s().alias("_span_s")])
         .with_columns(
             (pl.col("errors") / pl.col("requests")).alias("error_rate"),
-            (pl.col("requests") / (pl.col("_span_s") + 1.0 / pl.col("rate"))).alias("achieved_rate"),
+            (pl.col("requests") / window).alias("achieved_rate"),
+            (pl.col("ok") / window).alias("ok_rate"),
         )
         .with_columns(_validity())
-        .select(_COLUMNS)
-        .sort(CELL)
-        .collect()
     )
+
+
+def run_cell_stats(files: Sequence[RawFile], batch_rows: int = BATCH_ROWS) -> tuple[pl.DataFrame, list[str]]:
+    """cell_stats over a run's raw files, a batch at a time, and a line for each file that broke mid-read
+    (a footer that opened over damaged pages): its cell is left out, the others are kept."""
+    frames: list[pl.DataFrame] = []
+    problems: list[str] = []
+    for batch in _batches(files, batch_rows):
+        try:
+            frames.append(cell_stats(scan(batch)))
+        except pl.exceptions.PolarsError:
+            for one in batch:
+                try:
+                    frames.append(cell_stats(scan([one])))
+                except pl.exceptions.PolarsError as exc:
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    problems.append(f"raw file {one.path} is damaged ({first}): its cell is left out")
+    empty = cell_stats(empty_raw().lazy())
+    return (pl.concat([empty, *frames]).sort(CELL) if frames else empty), problems
+
+
+def scan(files: Iterable[RawFile]) -> pl.LazyFrame:
+    """The needed columns of these files, each cast to the contract: a file an older writer gave an
+    Int64 `code` still concatenates with the others."""
+    return pl.concat(
+        [
+            pl.scan_parquet(f.path, glob=False, hive_partitioning=False).select(
+                pl.col(c).cast(RAW_SCHEMA[c]) for c in NEEDED
+            )
+            for f in files
+        ],
+        how="vertical",
+    )
+
+
+def _batches(files: Sequence[RawFile], limit: int) -> Iterator[list[RawFile]]:
+    batch: list[RawFile] = []
+    rows = 0
+    for f in files:
+        if batch and rows + f.rows > limit:
+            yield batch
+            batch, rows = [], 0
+        batch.append(f)
+        rows += f.rows
+    if batch:
+        yield batch
 
 
 def _counts() -> list[pl.Expr]:
@@ -70,6 +160,17 @@ def _latencies() -> list[pl.Expr]:
         _ms(lat.mean()).alias("mean_ms"),
         _ms(pl.col("service_ns").quantile(0.50, "linear")).alias("service_p50_ms"),
         _ms(lag.quantile(0.99, "linear")).alias("send_lag_p99_ms"),
+    ]
+
+
+def _extras() -> list[pl.Expr]:
+    lat = pl.col("latency_ns")
+    lag = pl.col("sent_ns") - pl.col("intended_ns")
+    return [
+        *(_ms(lat.quantile(q, "linear")).alias(f"{name}_ms") for name, q in EXTRA_QUANTILES.items()),
+        _ms(pl.col("service_ns").quantile(0.99, "linear")).alias("service_p99_ms"),
+        _ms(lag.quantile(0.50, "linear")).alias("send_lag_p50_ms"),
+        _ms(lag.max()).alias("send_lag_max_ms"),
     ]
 
 
@@ -117,3 +218,134 @@ _COLUMNS = [
     "valid",
     "invalid_reason",
 ]
+
+#: cell_stats' columns, in order: the compact summary's, with the extra figures beside their kin.
+CELL_STATS = [
+    *CELL,
+    "requests",
+    "ok",
+    "errors",
+    "min_ms",
+    "p25_ms",
+    "p50_ms",
+    "p75_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_ms",
+    "service_p50_ms",
+    "service_p99_ms",
+    "send_lag_p50_ms",
+    "send_lag_p99_ms",
+    "send_lag_max_ms",
+    "achieved_rate",
+    "ok_rate",
+    "error_rate",
+    "valid",
+    "invalid_reason",
+]
+
+#: Figures averaged across repetitions by default (those present in the frame are used).
+ACROSS = [
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "mean_ms",
+    "max_ms",
+    "achieved_rate",
+    "ok_rate",
+    "error_rate",
+    "server_cpu_mean_pct",
+    "server_rss_max_mb",
+    "server_gpu_util_mean_pct",
+    "server_gpu_mem_max_mb",
+    "client_cpu_mean_pct",
+]
+
+
+def across_reps(cells: pl.DataFrame, metrics: Sequence[str] = ACROSS) -> pl.DataFrame:
+    """Per GROUP: `reps` (every repetition with rows), `reps_counted` (those that count: the column
+    `counted`, else `valid`), and for each metric its mean over the counted ones with a 95 % interval
+    `<m>_lo`..`<m>_hi` (Student t; missing below two values). A metric's n is its non-null count, so
+    a repetition without telemetry narrows only the telemetry figures' n."""
+    use = [m for m in metrics if m in cells.columns]
+    counted = pl.col("counted") if "counted" in cells.columns else pl.col("valid")
+    frame = cells.with_columns(counted.fill_null(False).alias("_counted"))
+    aggs: list[pl.Expr] = [
+        pl.len().cast(pl.Int64).alias("reps"),
+        pl.col("_counted").sum().cast(pl.Int64).alias("reps_counted"),
+    ]
+    for m in use:
+        x = pl.col(m).cast(pl.Float64).filter(pl.col("_counted"))
+        aggs += [x.mean().alias(m), x.std(ddof=1).alias(f"_{m}_sd"), x.count().alias(f"_{m}_n")]
+    out = frame.group_by(GROUP).agg(aggs)
+    biggest = max([int(out[f"_{m}_n"].max() or 0) for m in use] + [0])
+    t_of = {n: t_critical(n - 1) for n in range(2, biggest + 1)}
+    bounds: list[pl.Expr] = []
+    for m in use:
+        n = pl.col(f"_{m}_n")
+        half = (
+            n.replace_strict(t_of, default=None, return_dtype=pl.Float64)
+            * pl.col(f"_{m}_sd")
+            / n.cast(pl.Float64).sqrt()
+        )
+        bounds += [(pl.col(m) - half).alias(f"{m}_lo"), (pl.col(m) + half).alias(f"{m}_hi")]
+    columns = [*GROUP, "reps", "reps_counted"] + [c for m in use for c in (m, f"{m}_lo", f"{m}_hi")]
+    return out.with_columns(bounds).select(columns).sort(GROUP)
+
+
+#: Probabilities at which a CDF is drawn: fine in the body, finer in the tail where servers differ.
+CDF_PROBS = np.unique(
+    np.concatenate([np.linspace(0.0, 0.99, 397), np.linspace(0.99, 0.999, 46), np.linspace(0.999, 1.0, 21)])
+)
+
+
+def latency_profiles(groups: dict[tuple[object, ...], list[Path]]) -> list[dict[str, object]]:
+    """Per group (GROUP values -> the raw files of its counted repetitions, pooled): the latency CDF at
+    CDF_PROBS and box-plot figures in ms. The box is p25..p75 with the median; the whiskers, as in
+    Tukey's (matplotlib's and the study's) box plot, reach the furthest request within 1.5 IQR of the
+    box; points beyond are counted, not drawn. One group's latencies are in memory at a time."""
+    out: list[dict[str, object]] = []
+    for key, paths in groups.items():
+        lat = (
+            pl.concat(
+                [
+                    pl.scan_parquet(p, glob=False, hive_partitioning=False).select("phase", "latency_ns")
+                    for p in paths
+                ]
+            )
+            .filter(pl.col("phase") == "measure")
+            .select(pl.col("latency_ns").cast(pl.Float64) / NS_PER_MS)
+            .collect()
+            .to_series()
+            .sort()
+            .to_numpy()
+        )
+        if lat.size == 0:
+            continue
+        q1, med, q3 = np.quantile(lat, [0.25, 0.5, 0.75])
+        lo_fence, hi_fence = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        inside = lat[(lat >= lo_fence) & (lat <= hi_fence)]
+        out.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "requests": int(lat.size),
+                "cdf_ms": np.quantile(lat, CDF_PROBS).tolist(),
+                "cdf_p": CDF_PROBS.tolist(),
+                "q1": float(q1),
+                "med": float(med),
+                "q3": float(q3),
+                "whislo": float(inside.min()),
+                "whishi": float(inside.max()),
+                "mean": float(lat.mean()),
+                "beyond_whiskers": int(lat.size - inside.size),
+            }
+        )
+    return out
+
+
+def is_finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict, cast, get_args
 
 from kit import __version__
 from kit.errors import KitError
-from kit.results.schema import SCHEMA_VERSION
+from kit.results.schema import SCHEMA_VERSION, check_version
 
 Status = Literal["ok", "failed", "partial", "invalid", "skipped"]
 CELL_STATUSES: tuple[str, ...] = get_args(Status)
@@ -135,20 +135,19 @@ def load(run_dir: Path, kit_version: str = __version__) -> Manifest:
         raise _corrupt(target, str(exc)) from None
     if not isinstance(doc, dict):
         raise _corrupt(target, f"a JSON {type(doc).__name__}, not an object")
-    version = doc.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise KitError(
-            f"{target} has schema_version {version}; this kit (version {kit_version}) reads {SCHEMA_VERSION}",
-            f"Use the kit version that wrote it ({doc.get('kit_version', 'unknown')}, per the file)",
-        )
+    check_version(target, doc.get("schema_version"), doc.get("kit_version"), kit_version)
     missing = sorted(Manifest.__required_keys__ - doc.keys())
     if missing:
         raise _corrupt(target, f"fields {missing} are missing")
     return cast(Manifest, doc)
 
 
+class CorruptManifest(KitError):
+    """A manifest that is there but unreadable: a report can still show the raw rows beside it."""
+
+
 def _corrupt(target: Path, detail: str) -> KitError:
-    return KitError(
+    return CorruptManifest(
         f"{target} is corrupt ({detail})",
         "Restore it from a copy; the raw rows beside it are kept and untouched",
     )

@@ -14,14 +14,17 @@ import math
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from kit.errors import KitError
+from kit.results.schema import RAW_SCHEMA, check_version, raw_file_version, raw_metadata
 
 #: Depth of the layout under raw/: framework, scenario, payload, rate, then the rep files.
 RAW_GLOB = "*/*/*/*/rep*.parquet"
+RAW_LAYOUT = "raw/<framework>/<scenario>/<payload>/<rate>/rep<k>.parquet"
 
 
 def rate_label(rate: float) -> str:
@@ -36,8 +39,9 @@ def raw_path(run_dir: Path, framework: str, scenario: str, payload: str, rate: f
 
 
 def write_raw(df: pl.DataFrame, path: Path) -> None:
-    """Write one cell's rows. The caller conforms them to RAW_SCHEMA (kit.load.collect does)."""
-    _write_once(path, df.write_parquet, "raw file")
+    """Write one cell's rows, stamped with the schema version they follow (schema.raw_metadata).
+    The caller conforms them to RAW_SCHEMA (kit.load.collect does)."""
+    _write_once(path, lambda tmp: df.write_parquet(tmp, metadata=raw_metadata()), "raw file")
 
 
 def write_sidecar(path: Path, text: str | bytes) -> None:
@@ -52,6 +56,59 @@ def write_sidecar(path: Path, text: str | bytes) -> None:
 
 def raw_files(run_dir: Path) -> list[Path]:
     return sorted((run_dir / "raw").glob(RAW_GLOB))
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A raw file that opened, with its cell (from its place in the layout) and its row count."""
+
+    path: Path
+    cell: tuple[str, str, str, float, int]  # framework, scenario, payload, rate, rep
+    rows: int
+
+
+def inspect_raw(run_dir: Path) -> tuple[list[RawFile], list[str]]:
+    """The run's raw files that can be read, and a line for each that cannot (truncated, foreign,
+    misplaced), so that a report shows every other cell. A file of an unknown schema version is not
+    a problem to step around but an error: it may hold rows this kit would misread."""
+    good: list[RawFile] = []
+    problems: list[str] = []
+    for path in raw_files(run_dir):
+        cell = cell_of(run_dir / "raw", path)
+        if cell is None:
+            problems.append(f"{path} is not where a raw file goes ({RAW_LAYOUT})")
+            continue
+        try:
+            meta = pl.read_parquet_metadata(path)
+            columns = pl.read_parquet_schema(path)
+            rows = int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            problems.append(f"raw file {path} is unreadable (truncated or not parquet: {_first_line(exc)})")
+            continue
+        version, written_by = raw_file_version(meta)
+        check_version(path, version, written_by)
+        missing = [c for c in RAW_SCHEMA if c not in columns]
+        if missing:
+            problems.append(f"raw file {path} lacks columns {missing}")
+            continue
+        good.append(RawFile(path, cell, rows))
+    return good, problems
+
+
+def cell_of(folder: Path, path: Path) -> tuple[str, str, str, float, int] | None:
+    """(framework, scenario, payload, rate, rep) of a per-cell file from its place under `folder`
+    (raw/ or telemetry/), or None when its names do not parse."""
+    framework, scenario, payload, rate, name = path.relative_to(folder).parts
+    try:
+        rep = int(name.removeprefix("rep").removesuffix(".parquet"))
+        return framework, scenario, payload, float(rate), rep
+    except ValueError:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def scan_raw(run_dir: Path) -> pl.LazyFrame:

@@ -1,16 +1,25 @@
+"""kit/report/build.py: the whole report from a copied run folder, bad input included."""
+
+from __future__ import annotations
+
+import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from kit.errors import KitError
-from kit.report.build import build_report
+from kit.report.build import ReportIncomplete, build_report
+from kit.results import store
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN = DATA / "golden"
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -21,40 +30,102 @@ def run(tmp_path: Path) -> Path:
     return dest
 
 
-def test_report_from_a_copied_run_folder(run: Path) -> None:
-    files = build_report(run)
-    assert files == [run / "report" / "report.md", run / "report" / "latency.png"]
-    assert files[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    text = files[0].read_text()
+@pytest.mark.parametrize(("name", "source"), [("raw_small", "raw_small"), ("smoke", "runs/smoke")])
+def test_report_of_a_committed_run_matches_golden(tmp_path: Path, name: str, source: str) -> None:
+    run = tmp_path / name
+    shutil.copytree(DATA / source, run)
+    report = build_report(run)
+    assert (run / "report" / "report.md").read_text() == (GOLDEN / f"{name}_report.md").read_text()
+    assert report.problems == [] and report.checked()["run_id"] == report.run_id
+
+
+def test_the_files_of_a_report(run: Path) -> None:
+    report = build_report(run)
+    out = run / "report"
+    assert [f.name for f in report.files] == [
+        "report.md",
+        "report.html",
+        "cells.csv",
+        "groups.csv",
+        "latency_cdf_malware_small.png",
+        "latency_box_malware.png",
+    ]
+    assert all(f.parent == out and f.stat().st_size > 0 for f in report.files)
+    assert all(f.read_bytes().startswith(PNG) for f in report.files if f.suffix == ".png")
+    text = (out / "report.md").read_text()
     assert text.startswith("# Run golden\n\nProvider local, kit 0.1.0 (git 5f3c2a1e9b8d), config hash ")
-    table = text[text.index("| framework") :].split("\n\n")[0] + "\n"
-    assert table == (GOLDEN / "raw_small_table.md").read_text()
+    assert "![latency cdf malware small](latency_cdf_malware_small.png)" in text
 
 
-def test_report_lists_each_cell_from_the_manifest_that_did_not_end_ok(run: Path) -> None:
-    text = build_report(run)[0].read_text()
-    assert text.endswith(
+def test_the_html_is_self_contained(run: Path) -> None:
+    report = build_report(run)
+    page = (run / "report" / "report.html").read_text()
+    # Nothing to fetch: no external style, script or image; every plot inline.
+    assert not re.search(r"<(link|script)\b", page)
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
+    pngs = [f for f in report.files if f.suffix == ".png"]
+    assert [base64.b64decode(s.split(",", 1)[1]) for s in sources] == [f.read_bytes() for f in pngs]
+    assert "<td>mlserver</td>" in page and "Student&#x27;s t" not in page and "Student's t" in page
+
+
+def test_the_report_says_which_ci_and_which_prices(run: Path) -> None:
+    text = build_report(run).files[0].read_text()
+    assert "95 % confidence interval from Student's t distribution" in text
+    assert "Prices: AWS EC2 On-Demand list prices" in text and "table of 2025-06-01" in text
+    assert "This run's servers are local hosts, not cloud instances: they have no instance price" in text
+
+
+def test_cells_that_did_not_end_ok_are_listed(run: Path) -> None:
+    text = build_report(run).files[0].read_text()
+    assert (
         "## Cells that did not end ok\n\n"
         "- mlserver/malware small @ 50 req/s rep 1: **invalid**: "
         "send-lag p99 1.87 ms > 1 ms: the client was the bottleneck\n"
         "- mlserver/malware medium @ 50 req/s rep 0: **failed**: "
         "host srv-mlserver did not answer on port 8090 (connection refused)\n"
         "- mlserver/malware large @ 50 req/s rep 0: **skipped**: an earlier cell on srv-mlserver failed\n"
+    ) in text
+
+
+def test_a_run_whose_cells_all_failed_still_reports_why(run: Path) -> None:
+    shutil.rmtree(run / "raw")
+    report = build_report(run)
+    assert [f.name for f in report.files] == ["report.md", "report.html", "cells.csv", "groups.csv"]
+    text = report.files[0].read_text()
+    assert "No measured rows in this run." in text
+    assert "**failed**: host srv-mlserver did not answer" in text
+    with pytest.raises(ReportIncomplete) as info:
+        report.checked()
+    assert info.value.what.startswith("run golden has no measured rows: 3 cell(s) did not end ok")
+
+
+def test_a_truncated_file_leaves_the_rest_of_the_report(run: Path) -> None:
+    target = store.raw_path(run, "mlserver", "malware", "small", 50.0, 1)
+    target.write_bytes(target.read_bytes()[:300])
+    report = build_report(run)
+    text = report.files[0].read_text()
+    assert "## Problems: what could not be read\n\n- raw file " in text
+    assert "| mlserver | malware | small | 50 | 0 | 250 |" in text
+    with pytest.raises(KitError) as info:
+        report.checked()
+    assert info.value.what == (
+        f"raw file {target} is unreadable (truncated or not parquet: parquet: File out of specification: "
+        "The file must end with PAR1 or PARE) (and 1 more problem)"
+    )
+    assert info.value.hint == (
+        f"The report ({run / 'report' / 'report.html'}) shows what could be read and lists every problem; "
+        "restore the files from a copy or rerun those cells"
     )
 
 
-def test_a_run_without_rows_still_reports_why(run: Path) -> None:
-    shutil.rmtree(run / "raw")
-    files = build_report(run)
-    assert files == [run / "report" / "report.md"]
-    text = files[0].read_text()
-    assert "No measured rows in this run.\n" in text
-    assert "**failed**: host srv-mlserver did not answer" in text
-
-
-def test_report_can_be_rebuilt(run: Path) -> None:
-    first = build_report(run)[0].read_text()
-    assert build_report(run)[0].read_text() == first
+def test_a_rebuilt_report_is_the_same_and_drops_stale_plots(run: Path) -> None:
+    first = build_report(run)
+    stale = run / "report" / "latency_cdf_image_large.png"
+    stale.write_bytes(PNG)
+    second = build_report(run)
+    assert [f.read_bytes() for f in second.files] == [f.read_bytes() for f in first.files]
+    assert not stale.exists()
 
 
 def test_report_refuses_a_manifest_it_cannot_read(run: Path) -> None:
@@ -73,8 +144,41 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_report_and_results_never_import_the_stages_that_need_hosts() -> None:
     loaded = _modules_after(
-        "import kit.report.build, kit.results.aggregate, kit.results.manifest, kit.results.store"
+        "import kit.report.build, kit.results.aggregate, kit.results.compare, kit.results.pricing"
     )
     forbidden = ("kit.provision", "kit.configure", "kit.load", "kit.stages", "kit.cli")
     assert sorted(m for m in loaded if m.startswith(forbidden)) == []
     assert "matplotlib.pyplot" not in loaded  # no global backend or figure state touched
+    assert "boto3" not in loaded  # only a price refresh needs it
+
+
+def test_two_rates_and_telemetry_add_the_throughput_and_resource_plots(tmp_path: Path) -> None:
+    from kit.results import manifest
+    from kit.telemetry import collect
+
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    rows = pl.read_parquet(store.raw_files(run)[0])
+    t0 = rows["intended_ns"].min()
+    doubled = rows.with_columns(  # the same requests on a schedule twice as dense: 100 req/s
+        pl.lit(100.0).alias("rate"),
+        (t0 + (pl.col("intended_ns") - t0) // 2).alias("intended_ns"),
+        (t0 + (pl.col("sent_ns") - t0) // 2).alias("sent_ns"),
+    )
+    store.write_raw(doubled, store.raw_path(run, "mlserver", "malware", "small", 100.0, 0))
+    man = manifest.load(run)
+    manifest.update_cell(man, {**man["cells"][0], "rate": 100.0})
+    manifest.save(run, man)
+    sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
+    samples = collect.read_samples(sampler)[1]
+    window = [("measure", 0, 2**62)]
+    frame = collect.frame(samples, host="srv-mlserver", framework="mlserver", role="server", windows=window)
+    collect.write(frame, collect.telemetry_path(run, "mlserver", "malware", "small", 100.0, 0))
+
+    report = build_report(run)
+    names = [f.name for f in report.files]
+    assert names[-2:] == ["throughput_latency_malware.png", "resources.png"]
+    assert report.data.groups["achieved_rate"].to_list() == pytest.approx([50.0, 100.0], rel=1e-3)
+    text = report.files[0].read_text()
+    usage = text[text.index("## Resource usage") :].split("\n\n")[1]
+    assert usage.splitlines()[3].startswith("| mlserver | malware | small | 100 | 1/1 | 0.3 | 1977 |")

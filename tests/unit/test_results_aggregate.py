@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from kit.results import aggregate, store
 from kit.results.schema import conform
@@ -145,3 +146,105 @@ def test_cells_come_out_sorted_and_no_rows_give_an_empty_summary() -> None:
     assert got.select("rate", "rep").rows() == [(100.0, 1), (200.0, 0)]
     empty = aggregate.summarize(_cell().filter(pl.lit(False)).lazy())
     assert empty.height == 0 and empty.columns == got.columns
+
+
+def test_cell_stats_extra_figures_are_numpys() -> None:
+    rows = _rows().filter(pl.col("phase") == "measure")
+    got = aggregate.cell_stats(rows.lazy())
+    assert got.columns == aggregate.CELL_STATS
+    for rep in (0, 1):
+        part = rows.filter(pl.col("rep") == rep)
+        lat = part["latency_ns"].to_numpy() / 1e6
+        lag = (part["sent_ns"] - part["intended_ns"]).to_numpy() / 1e6
+        row = got.filter(pl.col("rep") == rep).row(0, named=True)
+        assert row["p95_ms"] == pytest.approx(np.percentile(lat, 95), rel=1e-12)
+        assert row["p999_ms"] == pytest.approx(np.percentile(lat, 99.9), rel=1e-12)
+        assert row["service_p99_ms"] == pytest.approx(np.percentile(part["service_ns"].to_numpy() / 1e6, 99))
+        assert row["send_lag_p50_ms"] == pytest.approx(np.percentile(lag, 50), rel=1e-12)
+        assert row["send_lag_max_ms"] == pytest.approx(lag.max(), rel=1e-12)
+        # goodput: 2xx replies over the same window as the achieved rate
+        assert row["ok_rate"] == pytest.approx(row["achieved_rate"] * row["ok"] / row["requests"])
+
+
+def test_cell_stats_agree_with_the_compact_summary() -> None:
+    full = aggregate.cell_stats(store.scan_raw(RAW_SMALL))
+    compact = aggregate.summarize(store.scan_raw(RAW_SMALL))
+    assert full.select(compact.columns).equals(compact)
+
+
+def test_a_run_aggregated_in_batches_equals_one_query(tmp_path: Path) -> None:
+    files, problems = store.inspect_raw(RAW_SMALL)
+    assert problems == [] and [f.rows for f in files] == [290, 290]
+    whole = aggregate.cell_stats(store.scan_raw(RAW_SMALL))
+    for batch_rows in (1, 290, 10**9):  # one file per batch, exactly one, all in one
+        got, damaged = aggregate.run_cell_stats(files, batch_rows=batch_rows)
+        assert damaged == []
+        assert_frame_equal(got, whole, check_exact=False, rel_tol=1e-12)
+
+
+def test_a_file_damaged_past_its_footer_leaves_out_its_cell_only(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for rep in (0, 1):
+        df = _cell(n=50).with_columns(pl.lit(rep, pl.Int32).alias("rep"))
+        store.write_raw(df, store.raw_path(run, "mlserver", "malware", "small", 100.0, rep))
+    files, _ = store.inspect_raw(run)
+    target = files[1].path
+    data = bytearray(target.read_bytes())
+    data[4:200] = b"\x00" * 196  # the pages, not the footer: the file opens, its columns do not decode
+    target.write_bytes(bytes(data))
+    got, damaged = aggregate.run_cell_stats(files)
+    assert got["rep"].to_list() == [0]
+    assert len(damaged) == 1 and damaged[0].startswith(f"raw file {target} is damaged (")
+    assert damaged[0].endswith("): its cell is left out")
+
+
+def test_across_reps_mean_and_student_t_interval_by_hand() -> None:
+    cells = pl.DataFrame(
+        {
+            "framework": ["mlserver"] * 4,
+            "scenario": ["malware"] * 4,
+            "payload": ["small"] * 4,
+            "rate": [50.0] * 4,
+            "rep": [0, 1, 2, 3],
+            "p50_ms": [10.0, 12.0, 14.0, 99.0],
+            "valid": [True, True, True, False],  # the invalid repetition is not counted
+        }
+    )
+    got = aggregate.across_reps(cells, ["p50_ms"]).row(0, named=True)
+    half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * s / sqrt(n), s = 2
+    assert (got["reps"], got["reps_counted"]) == (4, 3)
+    assert got["p50_ms"] == pytest.approx(12.0)
+    assert (got["p50_ms_lo"], got["p50_ms_hi"]) == (pytest.approx(12 - half), pytest.approx(12 + half))
+
+
+def test_across_reps_gives_no_interval_below_two_counted_reps() -> None:
+    cells = aggregate.cell_stats(store.scan_raw(RAW_SMALL))
+    got = aggregate.across_reps(cells).row(0, named=True)
+    assert (got["reps"], got["reps_counted"]) == (2, 1)  # rep 1 is invalid (send lag)
+    assert got["p50_ms"] == pytest.approx(cells["p50_ms"][0])
+    assert got["p50_ms_lo"] is None and got["p50_ms_hi"] is None
+
+
+def test_across_reps_of_no_cells_is_empty_with_its_columns() -> None:
+    empty = aggregate.cell_stats(_cell().filter(pl.lit(False)).lazy())
+    got = aggregate.across_reps(empty)
+    assert got.height == 0 and {"p50_ms", "p50_ms_lo", "p50_ms_hi", "reps_counted"} <= set(got.columns)
+
+
+def test_latency_profiles_box_and_cdf_are_numpys() -> None:
+    files, _ = store.inspect_raw(RAW_SMALL)
+    (profile,) = aggregate.latency_profiles({("mlserver", "malware", "small", 50.0): [files[0].path]})
+    lat = np.sort(_rows().filter((pl.col("phase") == "measure") & (pl.col("rep") == 0))["latency_ns"] / 1e6)
+    q1, med, q3 = np.percentile(lat, [25, 50, 75])
+    assert (profile["q1"], profile["med"], profile["q3"]) == (
+        pytest.approx(q1),
+        pytest.approx(med),
+        pytest.approx(q3),
+    )
+    inside = lat[(lat >= q1 - 1.5 * (q3 - q1)) & (lat <= q3 + 1.5 * (q3 - q1))]
+    assert (
+        profile["whishi"] == pytest.approx(inside.max()) and profile["whishi"] < 10
+    )  # the 2 s timeout is out
+    assert profile["beyond_whiskers"] == lat.size - inside.size > 0
+    assert profile["cdf_ms"][0] == pytest.approx(lat[0]) and profile["cdf_ms"][-1] == pytest.approx(lat[-1])
+    assert profile["requests"] == 250
