@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kit import __version__, config
-from kit.doctor import run_checks
+from kit.doctor import run_aws_checks, run_checks
 from kit.errors import KitError, UsageError
 from kit.ids import SCENARIOS
 from kit.stages import Kit, require_framework, require_scenario
@@ -120,11 +120,18 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def doctor(as_json: bool) -> None:
+@click.option("--provider", type=click.Choice(["local", "aws"]), default="local", show_default=True)
+@click.pass_obj
+def doctor(state: State, as_json: bool, provider: str) -> None:
     """Check every prerequisite and print the fix for each missing one."""
     from kit.paths import Workspace
 
-    checks = run_checks(Workspace.current().root)
+    root = Workspace.current().root
+    if provider == "aws":
+        aws = config.load(state.config_path).aws
+        checks = run_aws_checks(root, aws.region, aws.provider_mirror)
+    else:
+        checks = run_checks(root)
     if as_json:
         emit_json([c.__dict__ for c in checks])
     else:
@@ -142,17 +149,45 @@ def doctor(as_json: bool) -> None:
 @cli.command()
 @click.option("--provider", type=click.Choice(["local", "aws"]), default="local", show_default=True)
 @click.option("--gpu", is_flag=True, help="GPU server hosts (aws only).")
+@click.option("--yes", is_flag=True, help="aws: go on without asking after printing the cost estimate.")
 @click.pass_obj
-def up(state: State, provider: str, gpu: bool) -> None:
+def up(state: State, provider: str, gpu: bool, yes: bool) -> None:
     """Provision one client and one server host per framework, then install everything on them."""
     if gpu and provider == "local":
         raise UsageError("--gpu needs --provider aws", "The local provider has no GPUs; drop --gpu")
     kit = state.kit()
-    with live(f"kit up ({provider})") as progress:
-        result = kit.up(provider, progress)
+    title = f"kit up ({provider})"
+    with err.status(title) as spinner:
+
+        def progress(message: str) -> None:
+            if message:
+                spinner.update(f"{title}: {message[:120]}")
+
+        def confirm(report: Any) -> bool:
+            spinner.stop()
+            try:
+                return _confirm_cost(report, yes)
+            finally:
+                spinner.start()
+
+        result = kit.up(provider, progress, gpu=gpu, confirm=confirm)
     timings = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result["timings"].items())
     out.print(f"[green]Up[/]: environment {result['env_id']} on {provider} ({timings})")
     _hosts_table(result["hosts"])
+
+
+def _confirm_cost(report: Any, yes: bool) -> bool:
+    """Print the preflight's findings (AWS preflight Report rows); ask unless --yes."""
+    table = Table("preflight", "", title="kit up --provider aws: what will be created")
+    for label, value in report.rows():
+        table.add_row(label, value)
+    out.print(table)
+    if yes:
+        return True
+    try:
+        return click.confirm("Create these resources?", default=False, err=True)
+    except click.exceptions.Abort:
+        return False
 
 
 def _hosts_table(hosts: dict[str, Any]) -> None:
@@ -205,6 +240,35 @@ def down(state: State, provider: str | None) -> None:
         result = state.kit().down(provider, progress)
     removed = ", ".join(result["removed"]) or "nothing was up"
     out.print(f"[green]Down[/] in {result['seconds']:.1f}s: {removed}")
+
+
+@cli.command()
+@click.option("--run-id", default=None, help="Delete this run's resources, expired or not.")
+@click.option("--region", default=None, help="Region to search (default: the config's [aws] region).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def reap(state: State, run_id: str | None, region: str | None, dry_run: bool, as_json: bool) -> None:
+    """Delete every AWS resource the kit tagged whose ExpiresAt has passed (or of --run-id), state or not."""
+    with live("kit reap") as progress:
+        result = state.kit().reap(run_id, dry_run=dry_run, region=region, progress=progress)
+    if as_json:
+        emit_json(result)
+        return
+    if not result["resources"]:
+        what = f"run {run_id}" if run_id else "expired runs"
+        out.print(f"Nothing to reap in {result['region']}: no resources of {what}.")
+    else:
+        title = f"kit resources in {result['region']}"
+        table = Table("run", "kind", "id", "owner", "expires at", title=title)
+        for r in result["resources"]:
+            table.add_row(r["run_id"], r["kind"], r["id"], r["owner"], r["expires_at"])
+        out.print(table)
+        verb = "Would delete" if result["dry_run"] else "[green]Deleted[/]"
+        count = len(result["resources"]) if result["dry_run"] else len(result["deleted"])
+        out.print(f"{verb} {count} resource(s) of {', '.join(result['runs'])}")
+    if result["kept_runs"]:
+        out.print(f"Not expired, kept: {', '.join(result['kept_runs'])}")
 
 
 @cli.command()
@@ -282,12 +346,46 @@ def deploy(state: State, framework: str, scenario: str) -> None:
     default=None,
     help="Bench profile (default: the config's, smoke).",
 )
+@click.option("--engine", type=click.Choice(["kit", "vegeta"]), default=None, help="Load engine (kit).")
+@click.option(
+    "--rate",
+    "rates",
+    type=click.FloatRange(min=0, min_open=True),
+    multiple=True,
+    help="Requests per second; repeat for several rates (with --sweep: the first rate tried).",
+)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Measured seconds per cell.")
+@click.option("--reps", type=click.IntRange(min=1), default=None, help="Repetitions per cell.")
+@click.option("--sweep", is_flag=True, default=None, help="Find the highest rate whose p99 meets the SLO.")
+@click.option("--slo-p99-ms", type=click.FloatRange(min=0, min_open=True), help="The sweep's p99 SLO.")
+@click.option("--arrival", type=click.Choice(["constant", "poisson"]), default=None, help="Arrival process.")
 @click.pass_obj
-def bench(state: State, framework: str, scenario: str | None, profile: str | None) -> None:
+def bench(
+    state: State,
+    framework: str,
+    scenario: str | None,
+    profile: str | None,
+    engine: str | None,
+    rates: tuple[float, ...],
+    duration: float | None,
+    reps: int | None,
+    sweep: bool | None,
+    slo_p99_ms: float | None,
+    arrival: str | None,
+) -> None:
     """Drive open-loop load at FRAMEWORK serving SCENARIO (or `all`) from the client host."""
     kit = state.kit()
+    overrides = {
+        "engine": engine,
+        "rates": rates,
+        "duration_s": duration,
+        "repetitions": reps,
+        "sweep": sweep or None,
+        "slo_p99_ms": slo_p99_ms,
+        "arrival": arrival,
+    }
     if framework == "all" and scenario is None:
-        pairs = [(fw, sc) for fw in kit.cfg.frameworks for sc in kit.cfg.scenarios]
+        pairs = kit.bench_pairs(profile)
     else:
         if scenario is None:
             raise UsageError(
@@ -330,10 +428,16 @@ def bench(state: State, framework: str, scenario: str | None, profile: str | Non
                 f"[yellow]{cell['framework']}/{cell['scenario']} {cell['payload']}: "
                 f"{cell['status']}: {cell['reason']}[/]"
             )
+        for warning in s.get("warnings") or []:
+            err.print(f"[yellow]{cell['framework']}/{cell['scenario']} {cell['payload']}: {warning}[/]")
 
     with live("kit bench") as progress:
-        run_dir = kit.bench(pairs, profile, progress=progress, on_cell=on_cell)
+        run_dir = kit.bench(pairs, profile, progress=progress, on_cell=on_cell, overrides=overrides)
     out.print(table)
+    for name, result in kit.sweep_results(run_dir).items():
+        best = "none" if result["best_rate"] is None else f"{result['best_rate']:g} req/s"
+        out.print(f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
+                  f"({result['stopped_because']})")
     out.print(f"Raw rows and manifest: {run_dir}")
 
 
@@ -344,10 +448,20 @@ def _fmt(value: Any) -> str:
 @cli.command()
 @click.argument("run", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--refresh-prices",
+    is_flag=True,
+    help="Fetch today's EC2 prices from the AWS Price List API first (needs AWS credentials).",
+)
 @click.pass_obj
-def report(state: State, run: str | None, as_json: bool) -> None:
-    """Write tables and plots for RUN (default: the latest) under results/<run>/report/."""
-    result = state.kit().report(run)
+def report(state: State, run: str | None, as_json: bool, refresh_prices: bool) -> None:
+    """Write report.md, report.html, plots and CSVs for RUN (default: the latest) under
+    results/<run>/report/."""
+    from rich.text import Text
+
+    from kit.report.tables import with_ci
+
+    result = state.kit().report(run, refresh_prices=refresh_prices)
     if as_json:
         emit_json(result)
         return
@@ -356,29 +470,87 @@ def report(state: State, run: str | None, as_json: bool) -> None:
         "scenario",
         "payload",
         "rate",
-        "rep",
-        "p50",
-        "p90",
-        "p99",
-        "max",
-        "mean",
+        "reps",
+        "p50 (ms)",
+        "p99 (ms)",
         "achieved/s",
-        "errors",
-        title=f"run {result['run_id']} (latency in ms)",
+        "error %",
+        title=f"run {result['run_id']}: mean [95 % CI] over counted repetitions",
     )
-    for r in result["summary"]:
+    for g in result["groups"]:
+        table.add_row(
+            g["framework"],
+            g["scenario"],
+            g["payload"],
+            f"{g['rate']:g}",
+            f"{g['reps_counted']}/{g['reps']}",
+            *(Text(with_ci(g[k], g[f"{k}_lo"], g[f"{k}_hi"], 2)) for k in ("p50_ms", "p99_ms")),
+            Text(with_ci(g["achieved_rate"], g["achieved_rate_lo"], g["achieved_rate_hi"], 1)),
+            Text(with_ci(g["error_rate"], g["error_rate_lo"], g["error_rate_hi"], 2, 100.0)),
+        )
+    out.print(table)
+    for c in result["claims"]:
+        if c["comparison"] == "overall":
+            out.print(Text(f"{c['scenario']}: {c['claim']}: {c['verdict']}"))
+    prices = result["prices"]
+    out.print(Text(f"prices: {prices['source']}, as of {prices['as_of']}"))
+    for note in result["notes"]:
+        out.print(Text(f"note: {note}"))
+    out.print(f"wrote {result['report_dir']}/report.md and report.html ({len(result['files'])} files)")
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def compare(state: State, run_a: str, run_b: str, as_json: bool) -> None:
+    """Compare RUN_B against RUN_A, cell by cell: changes inside the 95 % intervals are within noise;
+    cells whose configuration differs are refused."""
+    from rich.text import Text
+
+    from kit.report.tables import with_ci
+
+    result = state.kit().compare(run_a, run_b)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(
+        "framework",
+        "scenario",
+        "payload",
+        "rate",
+        "figure",
+        "A",
+        "B",
+        "change",
+        "verdict",
+        title=f"{result['run_b']} (B) against {result['run_a']} (A): mean [95 % CI]",
+    )
+    for r in result["rows"]:
+        change = "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f} %"
         table.add_row(
             r["framework"],
             r["scenario"],
             r["payload"],
             f"{r['rate']:g}",
-            str(r["rep"]),
-            *(_fmt(r.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "achieved_rate")),
-            str(r.get("errors")),
+            r["figure"],
+            Text(with_ci(r["a"], r["a_lo"], r["a_hi"], 3)),
+            Text(with_ci(r["b"], r["b_lo"], r["b_hi"], 3)),
+            change,
+            r["verdict"],
         )
     out.print(table)
-    for f in result["files"]:
-        out.print(f"wrote {f}")
+    for r in result["refused"]:
+        why = "; ".join(r["differences"])
+        where = f"{r['framework']}/{r['scenario']} {r['payload']}"
+        out.print(Text(f"refused {where}: configuration differs: {why}"))
+    for name in result["only_in_a"]:
+        out.print(Text(f"only in {result['run_a']}: {name}"))
+    for name in result["only_in_b"]:
+        out.print(Text(f"only in {result['run_b']}: {name}"))
+    for problem in result["problems"]:
+        out.print(Text(f"problem: {problem}"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,9 @@ compare cells measured under different settings.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +20,7 @@ from kit.errors import UsageError
 from kit.ids import FRAMEWORKS, PAYLOADS, SCENARIOS
 
 Arrival = Literal["constant", "poisson"]
+Engine = Literal["kit", "vegeta"]
 
 
 class Frozen(BaseModel):
@@ -36,6 +39,31 @@ class BenchSettings(Frozen):
     timeout_s: float = Field(default=10.0, gt=0)
     cooldown_s: float = Field(default=1.0, ge=0)
     keepalive: bool = True
+    # kit: the open-loop engine (kit/load/engine.py); vegeta: vegeta's binary on the client host.
+    engine: Engine = "kit"
+    # Load processes on the client host; 0: one per 2,000 req/s of the rate, at most one per core.
+    processes: int = Field(default=0, ge=0)
+    # The kit's engine asks for real-time scheduling on the client host where that is allowed.
+    realtime: bool = True
+    # Instead of `rates`: find the highest rate whose p99 meets slo_p99_ms (kit/load/protocol.py).
+    sweep: bool = False
+    slo_p99_ms: float | None = Field(default=None, gt=0)
+    sweep_max_rate: float = Field(default=20000.0, gt=0)
+    sweep_max_probes: int = Field(default=8, ge=1)
+    sweep_precision: float = Field(default=0.05, gt=0, lt=1)
+    # CPU, memory and GPU of the server's framework and of the client, sampled during every cell.
+    telemetry: bool = True
+    telemetry_interval_s: float = Field(default=1.0, gt=0)
+    # Scenarios of `kit bench all`; empty: the config's `scenarios`.
+    scenarios: tuple[str, ...] = ()
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_bench_scenarios(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [i for i in ids if i not in SCENARIOS]
+        if bad:
+            raise ValueError(f"unknown scenario {bad}; choose from {', '.join(SCENARIOS)}")
+        return ids
 
     @field_validator("rates")
     @classmethod
@@ -57,9 +85,14 @@ class BenchSettings(Frozen):
 PROFILES: dict[str, BenchSettings] = {
     # Seconds, for tests and the demo: proves the path, measures little.
     "smoke": BenchSettings(rates=(50,), duration_s=5, warmup_s=2, repetitions=1, payloads=("small",)),
-    # The IC2E 2024 study: HTTP/REST, 200 req/s for 60 s per cell, three payload sizes.
+    # The IC2E 2024 study: HTTP/REST, 200 req/s for 60 s per cell, three payload sizes, every scenario.
     "paper": BenchSettings(
-        rates=(200,), duration_s=60, warmup_s=10, repetitions=3, payloads=("small", "medium", "large")
+        rates=(200,),
+        duration_s=60,
+        warmup_s=10,
+        repetitions=3,
+        payloads=("small", "medium", "large"),
+        scenarios=SCENARIOS,
     ),
 }
 
@@ -74,6 +107,65 @@ class LocalProvider(Frozen):
     subnet_prefix: str = "10.78.0"
 
 
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$"
+
+
+class AwsProvider(Frozen):
+    """The [aws] table: where and on what the aws provider runs (README.md, section AWS)."""
+
+    region: str = "us-east-1"
+    # Compute-optimised client so load generation is never the bottleneck; servers twice its size.
+    client_instance_type: str = "c6i.xlarge"
+    server_instance_type: str = "c6i.2xlarge"
+    gpu_server_instance_type: str = "g5.xlarge"
+    # Hours until ExpiresAt: each host's dead-man timer terminates it then, `kit reap` deletes the rest.
+    ttl_hours: float = Field(default=4, gt=0, le=72)
+    # Empty: detected (your public address as a /32).
+    operator_cidr: str = ""
+    # Empty: the IAM user or session name of the credentials.
+    owner: str = ""
+    root_volume_gb: int = Field(default=30, ge=8, le=2048)
+    # An AWS API emulator's URL (moto); empty in production.
+    endpoint: str = ""
+    # Filesystem mirror holding registry.terraform.io/hashicorp/aws; empty: looked for, else downloaded.
+    provider_mirror: str = ""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(REGION, value):
+            raise ValueError(f"'{value}' is not an AWS region name (such as us-east-1)")
+        return value
+
+    @field_validator("client_instance_type", "server_instance_type", "gpu_server_instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not re.fullmatch(INSTANCE_TYPE, value):
+            raise ValueError(f"'{value}' is not an EC2 instance type (such as c6i.xlarge)")
+        return value
+
+    @field_validator("operator_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            net = ipaddress.IPv4Network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an IPv4 address or CIDR block") from None
+        if net.prefixlen < 16:
+            raise ValueError(f"'{value}' is wider than /16: SSH must be open to your address only")
+        return str(net)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' is not an http(s):// URL")
+        return value.rstrip("/")
+
+
 class FrameworkSettings(Frozen):
     """Recorded in the manifest for every run: the knobs that make a framework comparison fair."""
 
@@ -81,12 +173,13 @@ class FrameworkSettings(Frozen):
 
 
 class Config(Frozen):
-    frameworks: tuple[str, ...] = ("mlserver",)
-    scenarios: tuple[str, ...] = ("malware",)
+    frameworks: tuple[str, ...] = FRAMEWORKS
+    scenarios: tuple[str, ...] = SCENARIOS
     profile: str = "smoke"
     seed: int = 42
     bench: BenchSettings | None = None
     local: LocalProvider = LocalProvider()
+    aws: AwsProvider = AwsProvider()
     framework_settings: dict[str, FrameworkSettings] = Field(default_factory=dict)
 
     @field_validator("frameworks")

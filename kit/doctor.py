@@ -9,8 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
+
 from kit import proc
-from kit.errors import ProcessError
+from kit.errors import KitError, ProcessError
+from kit.provision import tfcli
+from kit.provision.aws_api import CREDENTIALS_HINT
 
 MIN_FREE_GB = 10
 MIN_TERRAFORM = (1, 5)
@@ -110,3 +115,42 @@ def run_checks(workspace: Path) -> list[Check]:
         check_ip_forward,
     ]
     return [check() for check in checks]
+
+
+#: Checks only the local provider needs; `kit doctor --provider aws` leaves them out.
+LOCAL_ONLY = frozenset({"lxd", "lxc", "lxd daemon", "nftables", "debootstrap", "ip_forward"})
+
+
+def check_aws_provider_source(mirror: str) -> Check:
+    try:
+        source = tfcli.find_source(mirror)
+    except KitError as exc:
+        return Check("terraform aws provider", False, exc.what, exc.hint)
+    detail = f"hashicorp/aws {tfcli.AWS_PROVIDER_VERSION} from {source.describe()}"
+    if source.mirror is None:
+        detail += " (needs registry.terraform.io at `kit up`)"
+    return Check("terraform aws provider", True, detail)
+
+
+def check_aws_credentials(region: str) -> Check:
+    """Offline: are credentials configured at all (their validity is the preflight's job)."""
+    try:
+        creds = boto3.Session(region_name=region).get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        return Check("aws credentials", False, f"unusable: {exc}", CREDENTIALS_HINT)
+    if creds is None:
+        return Check("aws credentials", False, "none found", CREDENTIALS_HINT)
+    return Check("aws credentials", True, f"from {creds.method}")
+
+
+def check_aws_region(region: str) -> Check:
+    known = boto3.Session().get_available_regions("ec2")
+    ok = region in known
+    return Check("aws region", ok, region, "" if ok else f"Set [aws] region to one of: {', '.join(known)}")
+
+
+def run_aws_checks(workspace: Path, region: str, mirror: str) -> list[Check]:
+    """`kit doctor --provider aws`: the controller's tools plus what the aws provider needs."""
+    common = [c for c in run_checks(workspace) if c.name not in LOCAL_ONLY]
+    aws = [check_aws_provider_source(mirror), check_aws_credentials(region), check_aws_region(region)]
+    return [*common, *aws]

@@ -7,9 +7,11 @@ inputs. Every function here returns data; rendering is the CLI's job.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +22,32 @@ from kit.config import BenchSettings, Config
 from kit.configure import ansible, wheelhouse
 from kit.configure import inventory as ans_inventory
 from kit.errors import KitError, UsageError
-from kit.ids import FRAMEWORKS, IMPLEMENTED_FRAMEWORKS, SCENARIOS
+from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.load import client as load_client
-from kit.load import collect
-from kit.load.plan import Phase, Plan, Target
+from kit.load import collect, protocol, vegeta
+from kit.load.plan import Plan, Target
 from kit.paths import REPO_ROOT, Workspace
-from kit.provision import inventory
-from kit.provision.local import Local
+from kit.provision import inventory, reap
+from kit.provision.aws import Aws, Confirm
+from kit.provision.local import Local, UpResult
 from kit.remote import Ssh, host_facts
 from kit.report.build import build_report
 from kit.results import aggregate, manifest, store
+from kit.telemetry import collect as telemetry
+from kit.telemetry import remote as telemetry_remote
 
 Progress = Callable[[str], None]
 
 
 def _quiet(_: str) -> None:
     return None
+
+
+@dataclass
+class Provisioned:
+    state: envstate.EnvState
+    result: UpResult
+    timings: dict[str, float]
 
 
 class Kit:
@@ -54,9 +66,15 @@ class Kit:
     def hosts_file(self) -> Path:
         return self.ws.state / "hosts.json"
 
-    def provider(self, name: str = "local") -> Local:
+    def provider(
+        self, name: str = "local", *, gpu: bool = False, confirm: Confirm | None = None
+    ) -> Local | Aws:
+        if name == "aws":
+            return Aws(self.ws, gpu=gpu, confirm=confirm, settings=self.cfg.aws)
         if name != "local":
-            raise UsageError(f"provider '{name}' is not available yet", "Use --provider local (the default)")
+            raise UsageError(f"unknown provider '{name}'", "Use --provider local (the default) or aws")
+        if gpu:
+            raise UsageError("--gpu needs --provider aws", "The local provider has no GPUs; drop --gpu")
         return Local(self.ws)
 
     def ssh(self) -> Ssh:
@@ -76,11 +94,49 @@ class Kit:
         )
 
     # --- provision + configure ---------------------------------------------------------------
-    def up(self, provider: str = "local", progress: Progress = _quiet) -> dict[str, Any]:
+    def up(
+        self,
+        provider: str = "local",
+        progress: Progress = _quiet,
+        *,
+        gpu: bool = False,
+        confirm: Confirm | None = None,
+    ) -> dict[str, Any]:
         """Hosts up and converged; rerunning resumes (same environment id, idempotent roles)."""
+        provisioned = self.provision(provider, progress, gpu=gpu, confirm=confirm)
+        state, result, timings = provisioned.state, provisioned.result, dict(provisioned.timings)
+
+        start = time.monotonic()
+        play = ansible.run_playbook(
+            "site.yml",
+            self.ansible_inventory(result.hosts),
+            workdir=self.ws.ansible,
+            log=self.ws.log("ansible"),
+            extravars={**self.role_vars(), **self.provider_vars(provider)},
+            progress=progress,
+        )
+        timings["configure_s"] = time.monotonic() - start
+        state.mark("configure", seconds=round(timings["configure_s"], 1), changed=play.total_changed)
+        envstate.save(state, self.env_file)
+        return {
+            "env_id": state.env_id,
+            "hosts": result.hosts.model_dump(),
+            "image": result.image_alias,
+            "timings": {k: round(v, 1) for k, v in timings.items()},
+        }
+
+    def provision(
+        self,
+        provider: str = "local",
+        progress: Progress = _quiet,
+        *,
+        gpu: bool = False,
+        confirm: Confirm | None = None,
+    ) -> Provisioned:
+        """The provision stage of `kit up`: hosts created (or resumed) and the inventory saved."""
         for fw in self.cfg.frameworks:
             require_framework(fw)
-        prov = self.provider(provider)
+        prov = self.provider(provider, gpu=gpu, confirm=confirm)
         state = envstate.load(self.env_file) or envstate.EnvState(
             env_id=envstate.new_env_id(), provider=provider, created_at=envstate.now()
         )
@@ -94,7 +150,8 @@ class Kit:
         timings: dict[str, float] = {}
 
         start = time.monotonic()
-        for role in wheelhouse.ROLES_WITH_LOCKS:
+        # AWS hosts install the same pinned locks from the package index: no wheelhouse to share.
+        for role in wheelhouse.roles_for(self.cfg.frameworks) if provider == "local" else []:
             wheelhouse.build(role, self.ws.wheelhouse, self.ws.log("wheelhouse"), progress)
         timings["wheelhouse_s"] = time.monotonic() - start
 
@@ -107,31 +164,30 @@ class Kit:
         state.image_alias = result.image_alias
         state.mark("provision", seconds=round(timings["provision_s"], 1))
         envstate.save(state, self.env_file)
+        return Provisioned(state, result, timings)
 
-        start = time.monotonic()
-        extravars = {
-            f"{fw}_parallel_workers" if fw == "mlserver" else f"{fw}_workers": self.cfg.settings_for(
-                fw
-            ).workers
-            for fw in self.cfg.frameworks
-        }
-        play = ansible.run_playbook(
-            "site.yml",
-            self.ansible_inventory(result.hosts),
-            workdir=self.ws.ansible,
-            log=self.ws.log("ansible"),
-            extravars=extravars,
-            progress=progress,
-        )
-        timings["configure_s"] = time.monotonic() - start
-        state.mark("configure", seconds=round(timings["configure_s"], 1), changed=play.total_changed)
-        envstate.save(state, self.env_file)
-        return {
-            "env_id": state.env_id,
-            "hosts": result.hosts.model_dump(),
-            "image": result.image_alias,
-            "timings": {k: round(v, 1) for k, v in timings.items()},
-        }
+    def provider_vars(self, provider: str) -> dict[str, Any]:
+        """Role variables that depend on the provider: AWS hosts install from the index, not /opt/wheels."""
+        if provider != "aws":
+            return {}
+        return {f"{role}_wheelhouse": "" for role in wheelhouse.roles_for(self.cfg.frameworks)}
+
+    def reap(
+        self,
+        run_id: str | None = None,
+        *,
+        dry_run: bool = False,
+        region: str | None = None,
+        progress: Progress = _quiet,
+    ) -> dict[str, Any]:
+        """AWS resources the kit tagged, of expired runs (or of `run_id`), found and deleted."""
+        region = region or self.cfg.aws.region
+        return reap.reap(region, self.cfg.aws.endpoint, run_id=run_id, dry_run=dry_run, progress=progress)
+
+    def role_vars(self) -> dict[str, Any]:
+        """The settings that make the comparison fair, set explicitly for every role and recorded."""
+        fws = self.cfg.frameworks
+        return {frameworks.get(fw).workers_var: self.cfg.settings_for(fw).workers for fw in fws}
 
     def status(self) -> dict[str, Any]:
         state = envstate.load(self.env_file)
@@ -204,6 +260,11 @@ class Kit:
         state = envstate.require(self.env_file)
         hosts = self.hosts()
         server = hosts.server(framework)
+        reason = self.unavailable(framework)
+        if reason:
+            raise KitError(f"{framework} cannot run on {server.name}: {reason}",
+                           "Its bench cells are recorded as skipped; a host that can reach its package "
+                           "repository (e.g. --provider aws) can run it")
         built = self.build(scenario, progress)
         export_dir = built.exports.get(framework)
         if export_dir is None:
@@ -218,6 +279,7 @@ class Kit:
             workdir=self.ws.ansible,
             log=self.ws.log("ansible"),
             extravars={
+                **self.role_vars(),
                 "kit_framework": framework,
                 "kit_scenario": scenario,
                 "kit_export_dir": str(export_dir),
@@ -238,6 +300,19 @@ class Kit:
             "model_digest": built.digest,
             "parity": parity,
         }
+
+    def unavailable(self, framework: str) -> str | None:
+        """Why the framework cannot run on its host (its role recorded so), or None when it can."""
+        server = self.hosts().server(framework)
+        res = self.ssh().run(server, f"cat /etc/ansible/facts.d/{framework}.fact 2>/dev/null || true",
+                             timeout=30, what="reading the framework's availability")
+        if not res.stdout.strip():
+            return None
+        try:
+            fact = json.loads(res.stdout)
+        except json.JSONDecodeError:
+            return None
+        return None if fact.get("available", True) else str(fact.get("reason") or "unavailable on this host")
 
     def server_parity(self, framework: str, scenario: str, built: scenarios.BuildResult) -> dict[str, Any]:
         """Send the scenario's parity inputs from the client host; the server must match in-process."""
@@ -285,14 +360,20 @@ class Kit:
         run_id: str | None = None,
         progress: Progress = _quiet,
         on_cell: Callable[[dict[str, Any]], None] | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> Path:
-        """Every (framework, scenario) pair x payload x rate x repetition; returns the run folder."""
-        settings = self.cfg.bench_settings(profile)
+        """Every (framework, scenario) pair x payload x rate x repetition; returns the run folder.
+
+        `overrides` are the command line's bench options laid over the profile (kit.load.protocol).
+        """
+        settings = self.bench_settings(profile, overrides)
         state = envstate.require(self.env_file)
         hosts = self.hosts()
         run_id = run_id or new_run_id()
         run_dir = self.ws.results / run_id
         ssh = self.ssh()
+        if settings.engine == "vegeta":
+            load_client.require_vegeta(ssh, hosts.client)  # before any cell: the whole run needs it
         man = manifest.new_manifest(
             run_id=run_id,
             kit_version=__version__,
@@ -311,7 +392,23 @@ class Kit:
         for framework, scenario in pairs:
             start = time.monotonic()
             built = self.build(scenario)
-            parity = self._ensure_deployed(state, framework, scenario, built, progress)
+            # A framework that cannot run here, or whose deploy fails, does not stop the others:
+            # its cells are recorded (skipped or failed, with the reason) and the run goes on.
+            status, reason = "skipped", self.unavailable(framework)
+            if reason is None:
+                try:
+                    parity = self._ensure_deployed(state, framework, scenario, built, progress)
+                except KitError as exc:
+                    status, reason = "failed", exc.what
+            if reason is not None:
+                for payload, rate, rep in cells(settings):
+                    record = {"framework": framework, "scenario": scenario, "payload": payload, "rate": rate,
+                              "rep": rep, "status": status, "reason": reason, "summary": {}}
+                    manifest.update_cell(man, record)
+                    if on_cell:
+                        on_cell(record)
+                manifest.save(run_dir, man)
+                continue
             state = envstate.require(self.env_file)
             man["models"][scenario] = {
                 "digest": built.digest,
@@ -326,18 +423,79 @@ class Kit:
             }
             man["stage_timings"][f"deploy:{framework}:{scenario}"] = round(time.monotonic() - start, 1)
             manifest.save(run_dir, man)
-            for cell in cells(settings):
-                payload, rate, rep = cell
-                progress(f"bench {framework}/{scenario} {payload} @ {rate:g} req/s rep {rep}")
-                record = self._bench_cell(ssh, hosts, run_dir, run_id, framework, scenario, settings, cell)
+
+            def step(cell: protocol.Cell, fw: str = framework, sc: str = scenario) -> dict[str, Any]:
+                progress(f"bench {fw}/{sc} {cell.payload} @ {cell.rate:g} req/s rep {cell.rep}")
+                record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
                 manifest.update_cell(man, record)
                 manifest.save(run_dir, man)
                 if on_cell:
                     on_cell(record)
                 if record["status"] == "partial":
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt  # its rows are kept and the manifest says partial
                 time.sleep(settings.cooldown_s)
+                return record
+
+            if settings.sweep:
+                self._sweep(settings, man, run_dir, f"{framework}/{scenario}", step)
+            else:
+                for cell in protocol.cells(settings):
+                    step(cell)
         return run_dir
+
+    def sweep_results(self, run_dir: Path) -> dict[str, Any]:
+        """The run's sweeps (pair/payload -> best rate, probes, why it stopped), empty without any."""
+        sweeps: dict[str, Any] = manifest.load(run_dir).get("sweeps", {})
+        return sweeps
+
+    def bench_pairs(self, profile: str | None = None) -> list[tuple[str, str]]:
+        """`kit bench all`: every configured framework x the profile's scenarios (else the config's)."""
+        chosen = self.cfg.bench_settings(profile).scenarios or self.cfg.scenarios
+        return [(fw, sc) for fw in self.cfg.frameworks for sc in chosen]
+
+    def bench_settings(self, profile: str | None, overrides: dict[str, Any] | None = None) -> BenchSettings:
+        """The profile's settings with the config's [bench] and the command line's options over them;
+        every mistake refused here, before any host is touched."""
+        settings = protocol.resolve(self.cfg.bench_settings(profile), overrides)
+        if settings.sweep and settings.slo_p99_ms is None:
+            raise UsageError("a sweep needs an SLO", "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100")
+        if settings.engine == "vegeta" and settings.arrival != "constant":
+            raise UsageError(
+                "vegeta paces at a constant rate only",
+                "Use --arrival constant with --engine vegeta, or --engine kit for Poisson arrivals",
+            )
+        return settings
+
+    def _sweep(
+        self,
+        settings: BenchSettings,
+        man: manifest.Manifest,
+        run_dir: Path,
+        pair: str,
+        step: Callable[[protocol.Cell], dict[str, Any]],
+    ) -> None:
+        """Per payload, the highest rate whose p99 meets the SLO (protocol.Sweep), recorded in the
+        manifest under `sweeps`, also when Ctrl-C cuts it short."""
+        assert settings.slo_p99_ms is not None
+        sweeps: dict[str, Any] = man.setdefault("sweeps", {})  # type: ignore[typeddict-item]
+        for payload in settings.payloads:
+            sweep = protocol.Sweep(
+                settings.slo_p99_ms,
+                start=settings.rates[0],
+                max_rate=settings.sweep_max_rate,
+                max_probes=settings.sweep_max_probes,
+                precision=settings.sweep_precision,
+            )
+            try:
+                while (rate := sweep.next_rate()) is not None:
+                    records = [step(protocol.Cell(payload, rate, k)) for k in range(settings.repetitions)]
+                    sweep.record(rate, *_judged(records, settings.slo_p99_ms))
+            except KeyboardInterrupt:
+                sweep.stopped = sweep.stopped or "interrupted (Ctrl-C)"
+                raise
+            finally:
+                sweeps[f"{pair}/{payload}"] = sweep.report()
+                manifest.save(run_dir, man)
 
     def _bench_cell(
         self,
@@ -348,87 +506,87 @@ class Kit:
         framework: str,
         scenario: str,
         settings: BenchSettings,
-        cell: tuple[str, float, int],
+        cell: protocol.Cell,
     ) -> dict[str, Any]:
-        payload, rate, rep = cell
-        scn = scenarios.get(scenario)
+        """One cell: samplers started, the engine run (warm-up then measured phase), samplers stopped,
+        rows and telemetry stored, the verdict. Ctrl-C keeps what was measured and says `partial`."""
+        payload, rate, rep = cell.payload, cell.rate, cell.rep
         server = hosts.server(framework)
-        path, body, content_type = scn.payload(framework, payload, self.cfg.seed)
-        phases = [Phase("measure", rate, settings.duration_s)]
-        if settings.warmup_s > 0:
-            phases.insert(0, Phase("warmup", rate, settings.warmup_s))
+        path, body, content_type = scenarios.get(scenario).payload(framework, payload, self.cfg.seed)
+        url = f"http://{server.private_ip}:{frameworks.get(framework).port}{path}"
         plan = Plan(
-            targets=[
-                Target(
-                    "POST",
-                    f"http://{server.private_ip}:{frameworks.get(framework).port}{path}",
-                    {"Content-Type": content_type},
-                    body,
-                )
-            ],
-            phases=phases,
+            targets=[Target("POST", url, {"Content-Type": content_type}, body)],
+            phases=protocol.phases(settings, rate),
             arrival=settings.arrival,
             seed=self.cfg.seed + rep,
             timeout_s=settings.timeout_s,
             keepalive=settings.keepalive,
+            processes=settings.processes,
+            realtime=settings.realtime,
         )
         raw_path = store.raw_path(run_dir, framework, scenario, payload, rate, rep)
         key = {"framework": framework, "scenario": scenario, "payload": payload, "rate": rate, "rep": rep}
         cell_id = f"{run_id}-{framework}-{scenario}-{payload}-{rate:g}-rep{rep}"
-        interrupted = False
+        samplings, warnings = ([], [])
+        if settings.telemetry:
+            interval, longest = settings.telemetry_interval_s, plan.seconds() + plan.drain_s + 600
+            samplings, warnings = telemetry_remote.start_cell(
+                ssh, server, hosts.client, framework, cell_id, interval, longest
+            )
+        interrupted, failure = False, ""
+        run: load_client.EngineRun | load_client.VegetaRun | None = None
         try:
-            run = load_client.run_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
+            if settings.engine == "vegeta":
+                run = load_client.run_vegeta_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
+            else:
+                run = load_client.run_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
         except KeyboardInterrupt:
             interrupted = True
-            run = None
         except KitError as exc:
-            return {**key, "status": "failed", "reason": exc.what, "summary": {}}
-        csv_path = raw_path.parent / f"{cell_id}.engine.csv"
-        if not csv_path.exists():
-            return {
-                **key,
-                "status": "partial" if interrupted else "failed",
-                "reason": "interrupted before any row was written" if interrupted else "engine wrote no rows",
-                "summary": {},
-            }
-        rows = collect.rows_from_engine_csv(
-            csv_path,
-            run_id=run_id,
-            framework=framework,
-            scenario=scenario,
-            payload=payload,
-            rate=rate,
-            rep=rep,
-        )
+            failure = exc.what
+        finally:
+            fetched, more = telemetry_remote.stop_cell(ssh, samplings, raw_path.parent / cell_id)
+            warnings += more
+        interrupted = interrupted or bool(run and run.interrupted)
+        names = {"run_id": run_id, **key}
+        rows = _cell_rows(settings.engine, raw_path.parent, cell_id, plan, names)
+        if rows is None:
+            why = "interrupted before any row was written" if interrupted else "the engine wrote no rows"
+            status = "partial" if interrupted else "failed"
+            return {**key, "status": status, "reason": failure or why, "summary": {"warnings": warnings}}
         store.write_raw(rows, raw_path)
         summary_rows = aggregate.summarize(rows.lazy())
-        summary = summary_rows.to_dicts()[0] if summary_rows.height else {}
-        if run is not None:
-            summary["engine"] = run.summary
-        if interrupted or (run is not None and run.interrupted):
-            return {
-                **key,
-                "status": "partial",
-                "reason": "interrupted (Ctrl-C): rows so far kept",
-                "summary": summary,
-            }
-        if not summary or summary.get("ok", 0) == 0:
-            return {**key, "status": "failed", "reason": first_error(rows), "summary": summary}
-        if not summary.get("valid", True):
-            return {
-                **key,
-                "status": "invalid",
-                "reason": summary.get("invalid_reason", ""),
-                "summary": summary,
-            }
-        return {**key, "status": "ok", "reason": "", "summary": summary}
+        summary: dict[str, Any] = summary_rows.to_dicts()[0] if summary_rows.height else {}
+        engine = run.summary if isinstance(run, load_client.EngineRun) else None
+        summary["engine"] = engine or {"engine": settings.engine}
+        if settings.engine == "vegeta":
+            summary["engine"]["timing"] = vegeta.TIMING_NOTE
+        if fetched:
+            where = telemetry.telemetry_path(run_dir, framework, scenario, payload, rate, rep)
+            summary["telemetry"] = _store_telemetry(
+                fetched, where, framework, plan, engine, rows, warnings
+            )
+        summary["warnings"] = warnings
+        if interrupted:
+            reason = "interrupted (Ctrl-C): rows so far kept"
+            return {**key, "status": "partial", "reason": reason, "summary": summary}
+        if failure:
+            return {**key, "status": "failed", "reason": failure, "summary": summary}
+        status, reason = protocol.verdict(summary, engine)
+        if status == "failed":
+            reason = first_error(rows)
+        return {**key, "status": status, "reason": reason, "summary": summary}
 
     # --- report ------------------------------------------------------------------------------
-    def report(self, run: str | None = None) -> dict[str, Any]:
-        run_dir = self.resolve_run(run)
-        files = build_report(run_dir)
-        summary = aggregate.summarize(store.scan_raw(run_dir))
-        return {"run_id": run_dir.name, "files": [str(f) for f in files], "summary": summary.to_dicts()}
+    def report(self, run: str | None = None, refresh_prices: bool = False) -> dict[str, Any]:
+        prices = self.ws.state / "prices"
+        report = build_report(self.resolve_run(run), workspace_prices=prices, refresh_prices=refresh_prices)
+        return report.checked()
+
+    def compare(self, run_a: str, run_b: str) -> dict[str, Any]:
+        from kit.results.compare import compare_runs
+
+        return compare_runs(self.resolve_run(run_a), self.resolve_run(run_b)).to_dict()
 
     def resolve_run(self, run: str | None) -> Path:
         root = self.ws.results
@@ -441,6 +599,52 @@ class Kit:
         if not runs:
             raise KitError(f"no runs under {root}", "Run `kit bench FRAMEWORK SCENARIO` first")
         return runs[-1]
+
+
+def _cell_rows(
+    engine: str, folder: Path, cell_id: str, plan: Plan, names: dict[str, Any]
+) -> pl.DataFrame | None:
+    """The cell's rows from what its engine left beside the raw rows, or None when it left nothing."""
+    if engine == "vegeta":
+        records = folder / f"{cell_id}.vegeta.jsonl"
+        if not records.exists():
+            return None
+        return vegeta.rows_from_records(vegeta.read_records(records), [p.name for p in plan.phases], **names)
+    csv_path = folder / f"{cell_id}.engine.csv"
+    return collect.rows_from_engine_csv(csv_path, **names) if csv_path.exists() else None
+
+
+def _store_telemetry(
+    fetched: list[telemetry_remote.Fetched],
+    path: Path,
+    framework: str,
+    plan: Plan,
+    engine: dict[str, Any] | None,
+    rows: pl.DataFrame,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The cell's samples labelled by phase and stored; their summary returned, warnings appended.
+
+    The kit's engine says when its schedule started (t0), so its phase windows are exact; vegeta's
+    come from its rows."""
+    if engine:
+        phases = [(p.name, p.duration_s) for p in plan.phases]
+        windows = telemetry.windows_from_plan(engine.get("t0_ns"), phases)
+    else:
+        windows = telemetry.windows_from_rows(rows)
+    frame, more = telemetry.cell_frame(fetched, framework, windows)
+    warnings += more
+    telemetry.write(frame, path)
+    summary = telemetry.summarize(frame)
+    warning = protocol.client_cpu_warning(summary.get("client", {}).get("cpu_mean_pct"))
+    warnings += [warning] if warning else []
+    return summary
+
+
+def _judged(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[float | None, str, str]:
+    """A sweep probe's (worst p99, outcome, why), in Sweep.record's argument order."""
+    outcome, worst, why = protocol.judge(records, slo_p99_ms)
+    return worst, outcome, why
 
 
 def cells(settings: BenchSettings) -> list[tuple[str, float, int]]:
@@ -460,11 +664,6 @@ def first_error(rows: pl.DataFrame) -> str:
 def require_framework(framework: str) -> None:
     if framework not in FRAMEWORKS:
         raise UsageError(f"unknown framework '{framework}'", f"Choose one of: {', '.join(FRAMEWORKS)}")
-    if framework not in IMPLEMENTED_FRAMEWORKS:
-        raise KitError(
-            f"framework '{framework}' has no role yet",
-            f"Frameworks available so far: {', '.join(IMPLEMENTED_FRAMEWORKS)}",
-        )
 
 
 def require_scenario(scenario: str) -> None:

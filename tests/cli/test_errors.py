@@ -33,12 +33,7 @@ def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
             "Error: unknown scenario 'fraud'",
             "Hint: Choose one of: malware, crypto, image, sentiment",
         ),
-        (
-            ["bench", "torchserve", "malware"],
-            1,
-            "Error: framework 'torchserve' has no role yet",
-            "Hint: Frameworks available so far: mlserver",
-        ),
+        (["deploy", "torchserve", "malware"], 1, "Error: no environment is up", "Hint: Run `kit up` first"),
         (
             ["bench", "mlserver"],
             2,

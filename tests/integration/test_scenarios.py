@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,17 +22,9 @@ IDS = ["malware", "crypto", "image", "sentiment"]
 
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
-    home = tmp_path_factory.mktemp("kit-scenarios")
-    saved = os.environ.get("KIT_HOME")
-    os.environ["KIT_HOME"] = str(home)
-    try:
-        yield Kit(Config(), Workspace(home))
-    finally:
-        if saved is None:
-            os.environ.pop("KIT_HOME", None)
-        else:
-            os.environ["KIT_HOME"] = saved
+def kit(shared_home: Path, environment: Any) -> Iterator[Kit]:
+    with environment(KIT_HOME=str(shared_home)):
+        yield Kit(Config(), Workspace(shared_home))
 
 
 @pytest.fixture(scope="module")
