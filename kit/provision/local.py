@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kit.config import Config, LocalProvider
-from kit.errors import UsageError
+from kit.errors import ProcessError, UsageError
 from kit.ids import FRAMEWORKS, server_host
 from kit.paths import TERRAFORM_DIR, Workspace, cache_dir
 from kit.provision import image, inventory, keys, lxd
@@ -153,15 +154,33 @@ class Local:
         self.tf.init()
         replace = self._heal(progress)
         progress(f"terraform apply: client + {len(cfg.frameworks)} server host(s)")
-        self.tf.apply(
-            variables,
-            replace=replace,
-            on_line=lambda ln: progress("terraform: " + ln.strip()) if ln.strip() else None,
-        )
+        self._apply(variables, replace, progress)
         hosts = inventory.parse(self.tf.output("hosts"))
         self._write_known_hosts(hosts)
         lxd.check_isolation(self.net, self.log)
         return UpResult(hosts, alias, build_s)
+
+    def _apply(self, variables: dict[str, Any], replace: list[str], progress: Progress) -> None:
+        """Apply, and once more if a host's creation failed.
+
+        A fresh LXD daemon creating six containers at once has failed one of them (CI, once, on a
+        fresh machine) where the same apply run again succeeded: Terraform taints the failed host and
+        host.sh deletes its remains, so a second apply is clean. A second failure is reported as is.
+        """
+
+        def show(line: str) -> None:
+            if line.strip():
+                progress("terraform: " + line.strip())
+
+        try:
+            self.tf.apply(variables, replace=replace, on_line=show)
+        except ProcessError as exc:
+            if "local-exec provisioner error" not in exc.what:
+                raise
+            progress(f"retrying terraform apply once after: {exc.what}")
+            with self.log.open("a") as fh:
+                fh.write(f"\n=== retrying terraform apply once after: {exc.what}\n")
+            self.tf.apply(variables, replace=self._heal(progress), on_line=show)
 
     def _heal(self, progress: Progress) -> list[str]:
         """Make a rerun of `kit up` resume: start stopped hosts, have Terraform recreate vanished ones."""

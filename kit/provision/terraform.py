@@ -10,6 +10,7 @@ not defined: -force"). So this wrapper builds each command with `generate_cmd_st
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,7 +19,47 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from kit import proc
-from kit.errors import KitError, PrerequisiteError
+from kit.errors import KitError, PrerequisiteError, ProcessError
+
+_RESOURCE = re.compile(r"^\s+with (\S+?),?$")
+_SOURCE = re.compile(r"^\s+(on .+:|\d+:.*|[├│└].*)$")
+
+
+def diagnostic(stderr: str) -> str:
+    """One line naming what failed first, from Terraform's wrapped diagnostics.
+
+    Terraform wraps its messages at 78 columns when stderr is not a terminal, so the last line of
+    a failed apply is often a fragment such as "directory". This joins the first diagnostic back
+    together, names the resource it belongs to, and, for a failed local-exec, keeps the command's
+    own error rather than the command line.
+    """
+    lines = stderr.splitlines()
+    # A diagnostic's title follows a blank line; a command's own "Error:" output inside it does not.
+    starts = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("Error: ") and not "".join(lines[i - 1 : i]).strip()
+    ]
+    if not starts:
+        return ""
+    first = starts[0]
+    end = starts[1] if len(starts) > 1 else len(lines)
+    title = lines[first].removeprefix("Error: ").strip()
+    resource = ""
+    body: list[str] = []
+    for line in lines[first + 1 : end]:
+        if m := _RESOURCE.match(line):
+            resource = m.group(1)
+        elif not _SOURCE.match(line):
+            body.append(line.strip())
+    text = " ".join(b for b in body if b)
+    if "Output:" in text:
+        output = text.rsplit("Output:", 1)[1].strip()
+        text = "Error:" + output.rsplit("Error:", 1)[1] if "Error:" in output else output
+        text = text.removeprefix("Error:").strip()
+    detail = f"{title}: {text}" if text else title
+    more = f" (and {len(starts) - 1} more error(s) in the log)" if len(starts) > 1 else ""
+    return f"{resource}: {detail}{more}" if resource else f"{detail}{more}"
 
 
 class TerraformRoot:
@@ -68,7 +109,7 @@ class TerraformRoot:
                 "rerun; `kit doctor` checks every prerequisite",
             )
         try:
-            return proc.run(
+            res = proc.run(
                 args,
                 timeout=timeout,
                 log=self.log,
@@ -77,10 +118,21 @@ class TerraformRoot:
                 what=what,
                 hint=hint,
                 on_line=on_line,
-                check=check,
+                check=False,
             )
         finally:
             self._tf.temp_var_files.clean_up()
+        if check and res.returncode != 0:
+            detail = diagnostic(res.stderr) or proc.last_line(res.stderr) or proc.last_line(res.stdout)
+            raise ProcessError(
+                f"{what} failed (exit {res.returncode}): {detail or 'no output'}",
+                hint or f"See the log {self.log}",
+                cmd=res.cmd,
+                returncode=res.returncode,
+                stderr_tail=proc.tail(res.stderr or res.stdout),
+                log_path=res.log_path,
+            )
+        return res
 
     def command(self, name: str, *args: str, **options: Any) -> list[str]:
         """The command line python-terraform builds, with its pre-1.0 flags corrected."""
