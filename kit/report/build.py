@@ -129,7 +129,14 @@ def build_report(
 
 
 def _plots(data: RunData, out: Path) -> list[Path]:
-    profiles = aggregate.latency_profiles(data.group_files())
+    # A group with no counted repetition (every one invalid, partial or failed) is still drawn, marked
+    # as not counted: its latencies are what was observed, and hiding them would leave a run whose
+    # cells all failed the gates with no picture at all.
+    counted = data.group_files()
+    shown = {**data.group_files(only_counted=False), **counted}
+    profiles = aggregate.latency_profiles(dict(sorted(shown.items())))
+    for prof in profiles:
+        prof["counted"] = tuple(prof[c] for c in aggregate.GROUP) in counted
     images = plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
     images += plots.throughput_latency(data.groups, out)
     usage = plots.resources(data.groups, out)

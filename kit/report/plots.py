@@ -33,11 +33,11 @@ def latency_cdfs(profiles: Sequence[Profile], out_dir: Path) -> list[Path]:
         for p in part:
             xs = [x for x in p["cdf_ms"] if x > 0]  # a log axis cannot show a zero latency
             ys = p["cdf_p"][len(p["cdf_ms"]) - len(xs) :]
-            ax.plot(xs, ys, label=f"{p['framework']} @ {rate_label(p['rate'])}/s ({p['requests']} req)")
+            ax.plot(xs, ys, label=f"{_who(p)} ({p['requests']} req)", linestyle="-" if _counted(p) else ":")
         ax.set_xscale("log")
         ax.set_xlabel("latency from the scheduled send (ms, log scale)")
         ax.set_ylabel("fraction of requests")
-        ax.set_title(f"{scenario}, {payload} payload: latency CDF (counted repetitions pooled)")
+        ax.set_title(f"{scenario}, {payload} payload: latency CDF (counted repetitions pooled)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
         written.append(_save(fig, out_dir / f"latency_cdf_{scenario}_{payload}.png"))
@@ -55,7 +55,7 @@ def latency_boxes(profiles: Sequence[Profile], out_dir: Path) -> list[Path]:
         for ax, ((payload,), boxes) in zip(axes, panels.items(), strict=True):
             stats = [
                 {
-                    "label": f"{b['framework']}\n@{rate_label(b['rate'])}/s\n{b['beyond_whiskers']} out",
+                    "label": "\n".join([*_who(b).split(" ", 1), f"{b['beyond_whiskers']} out"]),
                     "q1": b["q1"],
                     "med": b["med"],
                     "q3": b["q3"],
@@ -178,3 +178,13 @@ def _save(fig: Figure, path: Path) -> Path:
     # No timestamp in the PNG's metadata: a rebuilt report is byte for byte the same.
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     return path
+
+
+def _counted(p: Profile) -> bool:
+    return bool(p.get("counted", True))
+
+
+def _who(p: Profile) -> str:
+    """Framework and rate; a group drawn from repetitions that were not counted says so."""
+    label = f"{p['framework']} @{rate_label(p['rate'])}/s"
+    return label if _counted(p) else f"{label} (not counted)"

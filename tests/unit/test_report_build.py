@@ -88,6 +88,24 @@ def test_cells_that_did_not_end_ok_are_listed(run: Path) -> None:
     ) in text
 
 
+def test_a_group_with_no_counted_repetition_is_still_drawn_and_marked(run: Path) -> None:
+    # A busy 2-core controller can push every repetition past the send-lag gate; the report must
+    # still show the latencies it observed, marked, rather than no picture at all.
+    path = run / "manifest.json"
+    man = json.loads(path.read_text())
+    for cell in man["cells"]:
+        if cell["payload"] == "small":
+            cell["status"], cell["reason"] = "invalid", "send-lag p99 3.46 ms > 1 ms: the client was the bottleneck"
+    path.write_text(json.dumps(man))
+    report = build_report(run)
+    names = [f.name for f in report.files]
+    assert "latency_cdf_malware_small.png" in names and "latency_box_malware.png" in names
+    text = report.files[0].read_text()
+    assert "| mlserver | malware | small | 50 | 0/2 | - | - |" in text
+    html = report.files[1].read_text()
+    assert html.count("data:image/png;base64,") == 2
+
+
 def test_a_run_whose_cells_all_failed_still_reports_why(run: Path) -> None:
     shutil.rmtree(run / "raw")
     report = build_report(run)
