@@ -75,13 +75,15 @@ def run(
     what: str | None = None,
     hint: str | None = None,
     on_line: Callable[[str], None] | None = None,
+    explain: Callable[[str], str] | None = None,
 ) -> Result:
     """Run `cmd` to completion and return its output.
 
     `env` is added to the current environment rather than replacing it, because every tool the kit
     drives (terraform, lxc, ssh) needs PATH and HOME. `on_line` sees every output line as it comes,
     so long stages can show live progress. On Ctrl-C or a timeout the child's whole process group is
-    stopped before the error propagates, so nothing the kit started outlives it.
+    stopped before the error propagates, so nothing the kit started outlives it. `explain` turns a
+    failed command's stderr into the error's one-line detail where its last line says too little.
     """
     argv = [str(c) for c in cmd]
     logged = str(log) if log else None
@@ -147,7 +149,7 @@ def run(
             log_path=logged,
         )
     if check and proc.returncode != 0:
-        detail = last_line(err) or last_line(out) or "no output"
+        detail = (explain(err) if explain else "") or last_line(err) or last_line(out) or "no output"
         raise ProcessError(
             f"{what or quote(argv[:3])} failed (exit {proc.returncode}): {detail}",
             hint or default_hint,

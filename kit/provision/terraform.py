@@ -19,7 +19,7 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from kit import proc
-from kit.errors import KitError, PrerequisiteError, ProcessError
+from kit.errors import KitError, PrerequisiteError
 
 _RESOURCE = re.compile(r"^\s+with (\S+?),?$")
 _SOURCE = re.compile(r"^\s+(on .+:|\d+:.*|[├│└].*)$")
@@ -54,9 +54,8 @@ def diagnostic(stderr: str) -> str:
             body.append(line.strip())
     text = " ".join(b for b in body if b)
     if "Output:" in text:
-        output = text.rsplit("Output:", 1)[1].strip()
-        text = "Error:" + output.rsplit("Error:", 1)[1] if "Error:" in output else output
-        text = text.removeprefix("Error:").strip()
+        # The command's output follows the command line; its own last "Error:" says what went wrong.
+        text = text.rsplit("Output:", 1)[1].rsplit("Error:", 1)[-1].strip()
     detail = f"{title}: {text}" if text else title
     more = f" (and {len(starts) - 1} more error(s) in the log)" if len(starts) > 1 else ""
     return f"{resource}: {detail}{more}" if resource else f"{detail}{more}"
@@ -109,7 +108,7 @@ class TerraformRoot:
                 "rerun; `kit doctor` checks every prerequisite",
             )
         try:
-            res = proc.run(
+            return proc.run(
                 args,
                 timeout=timeout,
                 log=self.log,
@@ -118,21 +117,11 @@ class TerraformRoot:
                 what=what,
                 hint=hint,
                 on_line=on_line,
-                check=False,
+                check=check,
+                explain=diagnostic,
             )
         finally:
             self._tf.temp_var_files.clean_up()
-        if check and res.returncode != 0:
-            detail = diagnostic(res.stderr) or proc.last_line(res.stderr) or proc.last_line(res.stdout)
-            raise ProcessError(
-                f"{what} failed (exit {res.returncode}): {detail or 'no output'}",
-                hint or f"See the log {self.log}",
-                cmd=res.cmd,
-                returncode=res.returncode,
-                stderr_tail=proc.tail(res.stderr or res.stdout),
-                log_path=res.log_path,
-            )
-        return res
 
     def command(self, name: str, *args: str, **options: Any) -> list[str]:
         """The command line python-terraform builds, with its pre-1.0 flags corrected."""
