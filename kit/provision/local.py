@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kit.config import Config, LocalProvider
-from kit.errors import ProcessError, UsageError
+from kit.errors import KitError, ProcessError, UsageError
 from kit.ids import FRAMEWORKS, server_host
 from kit.paths import TERRAFORM_DIR, Workspace, cache_dir
+from kit.proc import last_line
 from kit.provision import image, inventory, keys, lxd
 from kit.provision.terraform import TerraformRoot
 
@@ -202,21 +204,31 @@ class Local:
 
     def _write_known_hosts(self, hosts: inventory.Hosts) -> None:
         """Trust each host's key as read through LXD, not as offered over the network."""
-        lines = []
-        for host in hosts.all():
-            inst = instance_name(host.name)
-            res = lxd.lxc(
-                "exec",
-                inst,
-                "--",
-                "cat",
-                "/etc/ssh/ssh_host_ed25519_key.pub",
-                log=self.log,
-                what=f"reading the SSH host key of {inst}",
-            )
-            keytype, key = res.stdout.split()[:2]
-            lines.append(f"{host.private_ip} {keytype} {key}")
+        lines = [f"{host.private_ip} {self._host_key(instance_name(host.name))}" for host in hosts.all()]
         self.known_hosts.write_text("\n".join(lines) + "\n")
+
+    def _host_key(self, inst: str, wait_s: float = 60.0) -> str:
+        """`type key` of the instance's ed25519 host key, read through LXD's file API.
+
+        Read by `lxc file pull`, not `lxc exec cat`: on CI an exec into a host started a moment
+        earlier (a stopped host being healed) exited 0 with no output. On a first boot the key does
+        not exist until ssh-keygen's unit has run, hence the wait.
+        """
+        path = "/etc/ssh/ssh_host_ed25519_key.pub"
+        deadline = time.monotonic() + wait_s
+        while True:
+            res = lxd.lxc("file", "pull", f"{inst}{path}", "-", log=self.log, check=False, timeout=30)
+            fields = res.stdout.split()
+            if res.returncode == 0 and len(fields) >= 2 and fields[0].startswith("ssh-"):
+                return f"{fields[0]} {fields[1]}"
+            if time.monotonic() >= deadline:
+                said = last_line(res.stderr) or f"{len(res.stdout)} bytes: {res.stdout[:80]!r}"
+                raise KitError(
+                    f"could not read the SSH host key of {inst} ({path}) within {wait_s:.0f} s: {said}",
+                    f"check the host with `lxc exec {inst} -- systemctl status ssh`; `kit down` then "
+                    "`kit up` rebuilds it",
+                )
+            time.sleep(1)
 
     def down(self, progress: Progress) -> list[str]:
         """Destroy every host: through Terraform when its state is there, then by tag regardless."""

@@ -139,8 +139,26 @@ def _plots(data: RunData, out: Path) -> list[Path]:
         prof["counted"] = tuple(prof[c] for c in aggregate.GROUP) in counted
     images = plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
     images += plots.throughput_latency(data.groups, out)
-    usage = plots.resources(data.groups, out)
+    usage = plots.resources(_usage_points(data), out)
     return images + ([usage] if usage else [])
+
+
+USAGE_FIGURES = ("achieved_rate", "server_cpu_mean_pct", "server_rss_max_mb")
+
+
+def _usage_points(data: RunData) -> pl.DataFrame:
+    """One resources point per group: the means of its counted repetitions, or, for a group with
+    none counted, the means of all its repetitions with `counted` false (drawn, marked, as the CDFs)."""
+    counted = data.groups.filter(pl.col("reps_counted") > 0).select(
+        *aggregate.GROUP, *USAGE_FIGURES, pl.lit(True).alias("counted")
+    )
+    if data.cells.height == 0:
+        return counted
+    everything = aggregate.across_reps(data.cells.with_columns(pl.lit(True).alias("counted")), USAGE_FIGURES)
+    rest = everything.join(counted.select(aggregate.GROUP), on=aggregate.GROUP, how="anti").select(
+        *aggregate.GROUP, *USAGE_FIGURES, pl.lit(False).alias("counted")
+    )
+    return pl.concat([counted, rest], how="vertical_relaxed")
 
 
 def _blocks(report: Report, images: list[Path]) -> list[Block]:

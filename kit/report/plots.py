@@ -111,10 +111,11 @@ def throughput_latency(groups: pl.DataFrame, out_dir: Path) -> list[Path]:
     return written
 
 
-def resources(groups: pl.DataFrame, out_dir: Path) -> Path | None:
+def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
     """Server CPU and resident memory per framework against the achieved rate (one point per
-    scenario, payload and rate), when the run sampled them."""
-    have = groups.filter(
+    scenario, payload and rate), when the run sampled them. `points` carries `counted`: a group with
+    no counted repetition is drawn hollow and labelled so."""
+    have = points.filter(
         pl.col("server_cpu_mean_pct").is_not_null() | pl.col("server_rss_max_mb").is_not_null()
     )
     if have.height == 0:
@@ -126,25 +127,29 @@ def resources(groups: pl.DataFrame, out_dir: Path) -> Path | None:
         part = have.filter(pl.col("framework") == framework)
         colour = cpu.plot([], [])[0].get_color()
         for scenario in _ordered(part["scenario"].unique().to_list(), SCENARIOS):
-            pts = part.filter(pl.col("scenario") == scenario)
-            label = f"{framework}, {scenario}"
-            marker = markers.get(scenario, "x")
-            _scatter(cpu, pts, "server_cpu_mean_pct", colour, marker, label)
-            _scatter(mem, pts, "server_rss_max_mb", colour, marker, label)
+            for counted in (True, False):
+                pts = part.filter((pl.col("scenario") == scenario) & (pl.col("counted") == counted))
+                label = f"{framework}, {scenario}" + ("" if counted else " (not counted)")
+                style = {"color": colour, "marker": markers.get(scenario, "x"), "label": label}
+                if not counted:
+                    style["facecolors"] = "none"
+                    style["edgecolors"] = style.pop("color")
+                _scatter(cpu, pts, "server_cpu_mean_pct", style)
+                _scatter(mem, pts, "server_rss_max_mb", style)
     cpu.set_ylabel("server CPU, mean over the measured phase (% of its CPUs)")
     mem.set_ylabel("server resident memory, max (MB)")
     for ax in (cpu, mem):
         ax.set_xlabel("achieved rate (req/s)")
         ax.grid(True, alpha=0.3)
     cpu.legend(fontsize=7)
-    fig.suptitle("Server resources per framework (means of counted repetitions)")
+    fig.suptitle("Server resources per framework (means of counted repetitions; hollow: none counted)")
     return _save(fig, out_dir / "resources.png")
 
 
-def _scatter(ax: Axes, pts: pl.DataFrame, column: str, colour: str, marker: str, label: str) -> None:
+def _scatter(ax: Axes, pts: pl.DataFrame, column: str, style: dict[str, str]) -> None:
     keep = pts.filter(pl.col(column).is_not_null())
     if keep.height:
-        ax.scatter(keep["achieved_rate"], keep[column], color=colour, marker=marker, label=label)
+        ax.scatter(keep["achieved_rate"], keep[column], **style)  # type: ignore[arg-type]
 
 
 def _by(profiles: Sequence[Profile], keys: tuple[str, ...]) -> dict[tuple[Any, ...], list[Profile]]:

@@ -200,3 +200,28 @@ def test_two_rates_and_telemetry_add_the_throughput_and_resource_plots(tmp_path:
     text = report.files[0].read_text()
     usage = text[text.index("## Resource usage") :].split("\n\n")[1]
     assert usage.splitlines()[3].startswith("| mlserver | malware | small | 100 | 1/1 | 0.3 | 1977 |")
+
+
+def test_resources_of_a_cell_that_was_not_counted_are_drawn_hollow(tmp_path: Path) -> None:
+    # CI: the only cell was invalid (send lag on the shared 2-core machine) and its telemetry, sampled
+    # and stored, never reached a plot. It is drawn now, marked as not counted.
+    from kit.results import manifest
+    from kit.telemetry import collect
+
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    man = manifest.load(run)
+    reason = "send-lag p99 3.46 ms > 1 ms: the client was the bottleneck"
+    manifest.update_cell(man, {**man["cells"][0], "status": "invalid", "reason": reason})
+    manifest.save(run, man)
+    sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
+    samples = collect.read_samples(sampler)[1]
+    frame = collect.frame(
+        samples, host="srv-mlserver", framework="mlserver", role="server", windows=[("measure", 0, 2**62)]
+    )
+    collect.write(frame, collect.telemetry_path(run, "mlserver", "malware", "small", 50.0, 0))
+
+    report = build_report(run)
+    assert report.data.groups["reps_counted"].to_list() == [0]
+    assert [f.name for f in report.files][-1] == "resources.png"
+    assert (report.folder / "resources.png").read_bytes().startswith(PNG)
