@@ -38,6 +38,9 @@ class BenchSettings(Frozen):
     arrival: Arrival = "constant"
     timeout_s: float = Field(default=10.0, gt=0)
     cooldown_s: float = Field(default=1.0, ge=0)
+    # After a cell whose server stopped answering: how long to wait for it to serve again (systemd
+    # restarts a killed framework) before the pair's remaining cells are recorded as failed.
+    recover_s: float = Field(default=120.0, ge=0)
     keepalive: bool = True
     # kit: the open-loop engine (kit/load/engine.py); vegeta: vegeta's binary on the client host.
     engine: Engine = "kit"

@@ -7,6 +7,8 @@ other module (the shipped load engine excepted) can raise these without cycles.
 
 from __future__ import annotations
 
+import os
+
 
 class KitError(Exception):
     """A failure the user can do something about."""
@@ -54,3 +56,25 @@ class HostError(KitError):
     def __init__(self, what: str, hint: str, *, host: str) -> None:
         super().__init__(what, hint)
         self.host = host
+
+
+class DiskFullError(KitError):
+    """The controller's disk (results, workspace) is full: a bench stops instead of failing cell after
+    cell, and whatever was half-written is removed, never left under its final name."""
+
+
+def write_error(path: object, errno_: int | None, detail: str, kept: str = "") -> KitError:
+    """The error for a file that could not be written: DiskFullError when the disk or quota is full
+    (ENOSPC 28, EDQUOT 122 on Linux), else a KitError about the folder. `kept` says where the data
+    still is (a host's copy), when it is somewhere."""
+    where = f"; {kept}" if kept else ""
+    if errno_ in (28, 122):
+        return DiskFullError(
+            f"could not write {path}: {detail} (the disk is full)",
+            f"Free some disk space and rerun; nothing half-written was left behind{where}",
+        )
+    folder = os.path.dirname(str(path)) or "."
+    return KitError(
+        f"could not write {path}: {detail}",
+        f"Check that {folder} is writable; nothing half-written was left behind{where}",
+    )

@@ -5,12 +5,15 @@ Everything goes through kit/proc.py; errors name the host so that the user knows
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit import proc
-from kit.errors import HostError, ProcessError
+from kit.errors import HostError, ProcessError, write_error
 from kit.provision.inventory import Host
 
 
@@ -84,14 +87,31 @@ class Ssh:
         )
 
     def get(self, host: Host, remote: str, local: Path, *, timeout: float = 300) -> None:
-        local.parent.mkdir(parents=True, exist_ok=True)
-        proc.run(
-            ["scp", "-q", *self._scp_options(host), f"{self.target(host)}:{remote}", str(local)],
-            timeout=timeout,
-            log=self.log,
-            what=f"fetching {remote} from {host.name}",
-            hint=f"Check the host with `kit status`; full log: {self.log}",
-        )
+        """Copy a file from the host; it gets its name only once whole, so a copy cut short (a full
+        disk, a lost host) never passes for the host's file."""
+        kept = f"the file is still on {host.name} at {remote}"
+        tmp = local.with_name(f".{local.name}.{os.getpid()}.partial")
+        try:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            proc.run(
+                ["scp", "-q", *self._scp_options(host), f"{self.target(host)}:{remote}", str(tmp)],
+                timeout=timeout,
+                log=self.log,
+                what=f"fetching {remote} from {host.name}",
+                hint=f"Check the host with `kit status`; full log: {self.log}",
+            )
+            os.replace(tmp, local)
+        except OSError as exc:
+            raise write_error(local, exc.errno, exc.strerror or str(exc), kept) from exc
+        except ProcessError as exc:
+            for code in (errno.ENOSPC, errno.EDQUOT):
+                text = os.strerror(code)
+                if text in exc.stderr_tail:
+                    raise write_error(local, code, text, kept) from exc
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _scp_options(self, host: Host) -> list[str]:
         return self.options(host)
@@ -101,7 +121,11 @@ FACTS_SCRIPT = (
     "echo cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); "
     "echo cores=$(nproc); echo kernel=$(uname -r); "
     "echo memory_limit_bytes=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo unknown); "
-    "echo os=$(. /etc/os-release && echo $PRETTY_NAME); echo python=$(python3 -V | cut -d' ' -f2)"
+    "echo os=$(. /etc/os-release && echo $PRETTY_NAME); echo python=$(python3 -V | cut -d' ' -f2); "
+    # The queueing discipline on the host's network interface: a link shaped with tc (tbf, htb) is
+    # part of what was measured, and the report says so.
+    "dev=$(ip -o -4 addr show scope global 2>/dev/null | awk '{print $2; exit}'); "
+    "echo link=$dev $(tc qdisc show dev $dev root 2>/dev/null | head -1)"
 )
 
 

@@ -7,6 +7,7 @@ inputs. Every function here returns data; rendering is the CLI's job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -21,7 +22,7 @@ from kit import __version__, envstate, frameworks, proc, scenarios
 from kit.config import BenchSettings, Config
 from kit.configure import ansible, wheelhouse
 from kit.configure import inventory as ans_inventory
-from kit.errors import KitError, UsageError
+from kit.errors import DiskFullError, KitError, UsageError
 from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.load import client as load_client
 from kit.load import collect, protocol, vegeta
@@ -401,13 +402,7 @@ class Kit:
                 except KitError as exc:
                     status, reason = "failed", exc.what
             if reason is not None:
-                for payload, rate, rep in cells(settings):
-                    record = {"framework": framework, "scenario": scenario, "payload": payload, "rate": rate,
-                              "rep": rep, "status": status, "reason": reason, "summary": {}}
-                    manifest.update_cell(man, record)
-                    if on_cell:
-                        on_cell(record)
-                manifest.save(run_dir, man)
+                _record_unrun(man, run_dir, framework, scenario, cells(settings), status, reason, on_cell)
                 continue
             state = envstate.require(self.env_file)
             man["models"][scenario] = {
@@ -426,22 +421,62 @@ class Kit:
 
             def step(cell: protocol.Cell, fw: str = framework, sc: str = scenario) -> dict[str, Any]:
                 progress(f"bench {fw}/{sc} {cell.payload} @ {cell.rate:g} req/s rep {cell.rep}")
-                record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
+                try:
+                    record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
+                except DiskFullError as full:
+                    # Every later cell would fail the same way: stop the run, saying which cell it cut.
+                    record = {"framework": fw, "scenario": sc, "payload": cell.payload, "rate": cell.rate,
+                              "rep": cell.rep, "status": "failed", "reason": full.what, "summary": {}}
+                    manifest.update_cell(man, record)  # type: ignore[arg-type]
+                    with contextlib.suppress(KitError):
+                        manifest.save(run_dir, man)
+                    raise
                 manifest.update_cell(man, record)
                 manifest.save(run_dir, man)
                 if on_cell:
                     on_cell(record)
                 if record["status"] == "partial":
                     raise KeyboardInterrupt  # its rows are kept and the manifest says partial
+                if record["status"] == "failed":
+                    self._await_server(fw, sc, settings.recover_s, progress)
                 time.sleep(settings.cooldown_s)
                 return record
 
-            if settings.sweep:
-                self._sweep(settings, man, run_dir, f"{framework}/{scenario}", step)
-            else:
-                for cell in protocol.cells(settings):
-                    step(cell)
+            try:
+                if settings.sweep:
+                    self._sweep(settings, man, run_dir, f"{framework}/{scenario}", step)
+                else:
+                    for cell in protocol.cells(settings):
+                        step(cell)
+            except ServerGone as gone:
+                # The run goes on with the next pair; this pair's cells not yet run say why they were not.
+                progress(gone.what)
+                done = {manifest.cell_key(c) for c in man["cells"]}
+                rest = [
+                    c for c in cells(settings)
+                    if manifest.cell_key({"framework": framework, "scenario": scenario, "payload": c[0],
+                                          "rate": c[1], "rep": c[2]}) not in done
+                ]
+                if not settings.sweep:
+                    _record_unrun(man, run_dir, framework, scenario, rest, "failed", gone.what, on_cell)
         return run_dir
+
+    def _await_server(self, framework: str, scenario: str, wait_s: float, progress: Progress) -> None:
+        """After a failed cell: wait until the server serves a correct prediction again (systemd
+        restarts a killed framework), or raise ServerGone once `wait_s` has passed."""
+        server = self.hosts().server(framework)
+        start = time.monotonic()
+        progress(f"waiting up to {wait_s:g} s for {server.name} to serve {scenario} again")
+        while why := self._not_serving(framework, scenario):
+            if time.monotonic() - start >= wait_s:
+                raise ServerGone(
+                    f"not run: {server.name} ({server.private_ip}) did not serve {framework}/{scenario} "
+                    f"again within {wait_s:g} s of a failed cell ({why})",
+                    f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
+                    f"again with `kit bench {framework} {scenario}`",
+                )
+            time.sleep(3)
+        progress(f"{server.name} serves {scenario} again after {time.monotonic() - start:.0f} s")
 
     def sweep_results(self, run_dir: Path) -> dict[str, Any]:
         """The run's sweeps (pair/payload -> best rate, probes, why it stopped), empty without any."""
@@ -493,6 +528,9 @@ class Kit:
             except KeyboardInterrupt:
                 sweep.stopped = sweep.stopped or "interrupted (Ctrl-C)"
                 raise
+            except ServerGone as gone:
+                sweep.stopped = sweep.stopped or gone.what
+                raise
             finally:
                 sweeps[f"{pair}/{payload}"] = sweep.report()
                 manifest.save(run_dir, man)
@@ -542,6 +580,8 @@ class Kit:
                 run = load_client.run_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
         except KeyboardInterrupt:
             interrupted = True
+        except DiskFullError:
+            raise
         except KitError as exc:
             failure = exc.what
         finally:
@@ -573,9 +613,31 @@ class Kit:
         if failure:
             return {**key, "status": "failed", "reason": failure, "summary": summary}
         status, reason = protocol.verdict(summary, engine)
-        if status == "failed":
+        where = f"{server.name} ({server.private_ip})"
+        lost = protocol.server_failure(rows, where)
+        if lost:
+            status, reason = "failed", lost
+        elif status == "failed":
             reason = first_error(rows)
+        elif summary.get("errors"):
+            # Errors without a refused connection (timeouts: a host that vanished looks like that at
+            # first): one prediction after the cell tells a slow server from a gone one.
+            gone = self._not_serving(framework, scenario)
+            if gone:
+                status = "failed"
+                reason = (
+                    f"{where} stopped answering: after the cell, {gone}; {first_error(rows)}; "
+                    "check it with `kit status` (`kit up` starts a stopped host)"
+                )
         return {**key, "status": status, "reason": reason, "summary": summary}
+
+    def _not_serving(self, framework: str, scenario: str) -> str:
+        """Why the server does not serve a correct prediction now, or "" when it does."""
+        try:
+            self.server_parity(framework, scenario, self.build(scenario))
+        except KitError as exc:
+            return exc.what
+        return ""
 
     # --- report ------------------------------------------------------------------------------
     def report(self, run: str | None = None, refresh_prices: bool = False) -> dict[str, Any]:
@@ -649,6 +711,30 @@ def _judged(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[float | N
 
 def cells(settings: BenchSettings) -> list[tuple[str, float, int]]:
     return [(p, r, k) for p in settings.payloads for r in settings.rates for k in range(settings.repetitions)]
+
+
+class ServerGone(KitError):
+    """A server stopped answering in a cell and did not come back: its pair's other cells are not run."""
+
+
+def _record_unrun(
+    man: manifest.Manifest,
+    run_dir: Path,
+    framework: str,
+    scenario: str,
+    unrun: list[tuple[str, float, int]],
+    status: str,
+    reason: str,
+    on_cell: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Cells that were never run (framework skipped or undeployable, server gone) with the reason."""
+    for payload, rate, rep in unrun:
+        record = {"framework": framework, "scenario": scenario, "payload": payload, "rate": rate,
+                  "rep": rep, "status": status, "reason": reason, "summary": {}}
+        manifest.update_cell(man, record)
+        if on_cell:
+            on_cell(record)
+    manifest.save(run_dir, man)
 
 
 def first_error(rows: pl.DataFrame) -> str:

@@ -23,6 +23,7 @@ from kit.load import collect, vegeta
 from kit.load.plan import Plan, engine_path
 from kit.provision.inventory import Host
 from kit.remote import Ssh, q
+from kit.results import store
 
 REMOTE_DIR = "/opt/kit/load"
 ENGINE_PYTHON = "/opt/kit-load/bin/python"
@@ -55,7 +56,7 @@ def run_cell(ssh: Ssh, client: Host, plan: Plan, cell_id: str, local_dir: Path) 
     """Ship the plan, run it, fetch the CSV; on Ctrl-C stop the engine, fetch, then re-raise."""
     local_dir.mkdir(parents=True, exist_ok=True)
     plan_file = local_dir / f"{cell_id}.plan.json"
-    plan_file.write_text(plan.to_json())
+    store.write_sidecar(plan_file, plan.to_json())
     remote = f"{REMOTE_DIR}/{cell_id}"
     prepare_dir(ssh, client, REMOTE_DIR)
     ssh.put(client, engine_path(), f"{REMOTE_DIR}/engine.py")

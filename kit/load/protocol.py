@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 from pydantic import ValidationError
 
 from kit.config import BenchSettings
@@ -86,6 +87,32 @@ def verdict(summary: dict[str, Any], engine: dict[str, Any] | None) -> tuple[str
         reasons.append(f"the engine's own account: {measured.get('invalid_reason')}")
     reasons = [r for r in reasons if r]
     return ("invalid", "; ".join(reasons)) if reasons else ("ok", "")
+
+
+#: Row errors that are not the server going away: the engine's own cut at the end of a phase or at
+#: Ctrl-C, and a timeout (an overloaded server is slow, not gone; timeouts count as errors).
+NOT_A_LOST_SERVER = ("unfinished at", "timeout after")
+
+
+def server_failure(rows: pl.DataFrame, server: str) -> str:
+    """Why the cell failed because `server` stopped answering during the measured phase, or "".
+
+    A request with no HTTP reply at all (refused, reset, closed before its reply, no route) means the
+    framework's process or its host went away: the cell's latencies then describe a different system
+    and it is `failed`, however many requests succeeded around the gap.
+    """
+    measured = rows.filter(pl.col("phase") == "measure")
+    lost = measured.filter(
+        (pl.col("code") == 0)
+        & ~pl.any_horizontal([pl.col("error").fill_null("").str.starts_with(p) for p in NOT_A_LOST_SERVER])
+    ).sort("sent_ns")
+    if lost.height == 0:
+        return ""
+    first = str(lost["error"][0] or "no reply")
+    return (
+        f"{server} stopped answering during the measured phase: {lost.height}/{measured.height} requests "
+        f"got no reply (first: {first}); check it with `kit status` (`kit up` starts a stopped host)"
+    )
 
 
 def client_cpu_warning(mean_cpu_pct: float | None) -> str:

@@ -20,7 +20,7 @@ from kit.errors import KitError
 from kit.ids import SCENARIOS
 from kit.report import plots, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
-from kit.results import aggregate, analysis, claims, cost, pricing
+from kit.results import aggregate, analysis, claims, cost, pricing, store
 from kit.results.analysis import RunData
 from kit.results.cost import PriceTable
 
@@ -114,15 +114,19 @@ def build_report(
         data.groups, lambda fw, sc: analysis.not_measured_reason(data, fw, sc), data.scenarios
     )
     out = run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    images = _plots(data, out)
-    report = Report(data, out, [], costs, prices, verdicts, [*data.notes, *notes])
-    blocks = _blocks(report, images)
-    written = [out / "report.md", out / "report.html", out / "cells.csv", out / "groups.csv"]
-    written[0].write_text(to_markdown(blocks))
-    written[1].write_text(to_html(blocks, f"Run {report.run_id}"))
-    data.cells.write_csv(written[2])
-    data.groups.write_csv(written[3])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        images = _plots(data, out)
+        report = Report(data, out, [], costs, prices, verdicts, [*data.notes, *notes])
+        blocks = _blocks(report, images)
+        written = [out / "report.md", out / "report.html", out / "cells.csv", out / "groups.csv"]
+        written[0].write_text(to_markdown(blocks))
+        written[1].write_text(to_html(blocks, f"Run {report.run_id}"))
+        data.cells.write_csv(written[2])
+        data.groups.write_csv(written[3])
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        # The report is derived: the run's own files are untouched, and `kit report` rewrites it whole.
+        raise (store.io_failure(out, exc) or exc) from exc
     report.files = written + images
     _remove_stale(out, report.files)
     return report
@@ -205,10 +209,33 @@ def _facts(data: RunData) -> str:
         return (
             f"No readable manifest: run facts are unknown; figures come from the raw rows of {data.run_dir}."
         )
-    return (
+    facts = (
         f"Provider {man['provider']}, kit {man['kit_version']} (git {man['git_sha'][:12]}), "
         f"config hash {man['config_hash']}, created {man['created_at']}."
     )
+    shaped = shaped_links(man.get("hosts") or {})
+    if shaped:
+        facts += (
+            " Shaped links (the host's own queueing discipline, as it reported it at the start of the run;"
+            " its latencies include the shaping): " + "; ".join(shaped) + "."
+        )
+    return facts
+
+
+#: Queueing disciplines that limit rate or add delay; a host's default (noqueue, fq_codel, mq,
+#: pfifo_fast) does neither.
+SHAPING_QDISCS = ("tbf", "htb", "netem", "cake", "hfsc", "cbq")
+
+
+def shaped_links(hosts: dict[str, Any]) -> list[str]:
+    """`host: dev qdisc ...` for every host whose interface was shaped (remote.FACTS_SCRIPT's `link`)."""
+    out = []
+    for name, facts in sorted(hosts.items()):
+        link = str((facts or {}).get("link") or "")
+        words = link.split()
+        if len(words) > 2 and words[1] == "qdisc" and words[2] in SHAPING_QDISCS:
+            out.append(f"{name}: {link}")
+    return out
 
 
 def _cost_blocks(report: Report) -> list[Block]:

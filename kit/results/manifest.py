@@ -6,6 +6,7 @@ any tool (jq, a notebook) without the kit, and a dict round-trips through json w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict, cast, get_args
 
 from kit import __version__
-from kit.errors import KitError
+from kit.errors import KitError, write_error
 from kit.results.schema import SCHEMA_VERSION, check_version
 
 Status = Literal["ok", "failed", "partial", "invalid", "skipped"]
@@ -103,10 +104,10 @@ def path_of(run_dir: Path) -> Path:
 
 def save(run_dir: Path, manifest: Manifest) -> Path:
     """Replace manifest.json atomically: a crash mid-save leaves the previous manifest, not half a file."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     target = path_of(run_dir)
     tmp = run_dir / f".manifest.json.{os.getpid()}.{secrets.token_hex(4)}.partial"
     try:
+        run_dir.mkdir(parents=True, exist_ok=True)
         with tmp.open("x") as fh:
             # default=str: summaries may carry numpy or datetime values; a string beats a lost manifest.
             json.dump(manifest, fh, indent=2, default=str)
@@ -114,8 +115,12 @@ def save(run_dir: Path, manifest: Manifest) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        kept = "the manifest as last saved is still in place" if target.exists() else ""
+        raise write_error(target, exc.errno, exc.strerror or str(exc), kept) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return target
 
 

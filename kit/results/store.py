@@ -9,9 +9,11 @@ file that appeared meanwhile: raw rows, once written, are evidence and are never
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from kit.errors import KitError
+from kit.errors import KitError, write_error
 from kit.results.schema import RAW_SCHEMA, check_version, raw_file_version, raw_metadata
 
 #: Depth of the layout under raw/: framework, scenario, payload, rate, then the rep files.
@@ -127,24 +129,33 @@ def scan_raw(run_dir: Path) -> pl.LazyFrame:
 def _write_once(path: Path, write: Callable[[Path], object], kind: str) -> None:
     if path.exists():
         raise _exists(path, kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_beside(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         _fsync(tmp)
         _publish(tmp, path)
         _fsync(path.parent)
     except FileExistsError:
         raise _exists(path, kind) from None
-    except OSError as exc:
-        hint = (
-            "Free some disk space (nothing half-written was left behind) and rerun the cell"
-            if exc.errno == errno.ENOSPC
-            else f"Check that {path.parent} is writable (nothing half-written was left behind)"
-        )
-        raise KitError(f"could not write {path}: {exc.strerror or exc}", hint) from exc
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise (io_failure(path, exc) or exc) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder cannot lose what it never got
+            tmp.unlink(missing_ok=True)
+
+
+def io_failure(path: Path, exc: BaseException) -> KitError | None:
+    """The KitError for a write to `path` that failed with `exc`, or None when `exc` is no I/O error.
+    Polars reports an I/O failure as its own error (or an OSError without errno), with the OS error
+    only inside the message: "... (os error 28): ...". """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and isinstance(exc, (OSError, pl.exceptions.PolarsError)):
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found.group(1)) if found else None
+    if code is not None:
+        return write_error(path, code, os.strerror(code))
+    return write_error(path, None, str(exc)) if isinstance(exc, OSError) else None
 
 
 def _publish(tmp: Path, path: Path) -> None:

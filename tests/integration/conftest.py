@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kit import proc
 from kit.provision import lxd
 
 
@@ -64,3 +65,39 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def small_disk() -> Callable[[Path, str], AbstractContextManager[Path]]:
+    """A real small filesystem (tmpfs) mounted at a folder, to fill up: ENOSPC as the kernel says it."""
+    if os.geteuid() != 0:
+        pytest.fail("the full-disk tests mount a tmpfs and need root (CI runs as root)")
+    return _small_disk
+
+
+@contextmanager
+def _small_disk(where: Path, size: str) -> Iterator[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    proc.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "kit-test-disk", str(where)], timeout=30)
+    try:
+        yield where
+    finally:
+        proc.run(["umount", "--lazy", str(where)], timeout=30, check=False)
+
+
+@pytest.fixture(scope="session")
+def fill() -> Callable[[Path], int]:
+    return _fill
+
+
+def _fill(disk: Path) -> int:
+    """Write zeros into `disk` until the kernel says it is full; the bytes written."""
+    written = 0
+    with (disk / "filler").open("ab") as fh:
+        try:
+            while True:
+                written += fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == 28, exc  # ENOSPC, nothing else
+    return written

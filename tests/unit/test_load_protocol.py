@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from kit import config
@@ -200,3 +201,39 @@ def test_judge_takes_the_worst_repetition() -> None:
         20.0,
         "rep 1 is invalid: why",
     )
+
+
+# --- a server that went away --------------------------------------------------------------------
+ENGINE_DATA = Path(__file__).parent.parent / "data" / "engine"
+
+
+def engine_rows(name: str) -> Any:
+    from kit.load import collect
+
+    return collect.rows_from_engine_csv(
+        ENGINE_DATA / name, run_id="r", framework="mlserver", scenario="malware", payload="small", rate=50.0, rep=0
+    )
+
+
+def test_a_server_killed_mid_phase_fails_the_cell_and_names_it() -> None:
+    rows = engine_rows("server_killed.engine.csv")
+    assert protocol.server_failure(rows, "srv-mlserver (10.78.0.23)") == (
+        "srv-mlserver (10.78.0.23) stopped answering during the measured phase: 59/200 requests got no "
+        "reply (first: server closed the connection before its reply ended); check it with `kit status` "
+        "(`kit up` starts a stopped host)"
+    )
+
+
+def test_a_slow_server_is_not_a_lost_one() -> None:
+    # Timeouts are an overloaded server's errors: counted in error_rate, not a failed cell.
+    rows = engine_rows("server_stalled.engine.csv")
+    assert rows.filter(rows["error"].str.starts_with("timeout")).height == 50
+    assert protocol.server_failure(rows, "srv-mlserver (10.78.0.23)") == ""
+
+
+def test_refusals_in_the_warm_up_do_not_fail_the_cell() -> None:
+    rows = engine_rows("server_killed.engine.csv")
+    moved = rows.with_columns(
+        phase=pl.when(pl.col("code") == 0).then(pl.lit("warmup")).otherwise(pl.col("phase"))
+    )
+    assert protocol.server_failure(moved, "srv-mlserver (10.78.0.23)") == ""

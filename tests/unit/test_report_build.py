@@ -225,3 +225,15 @@ def test_resources_of_a_cell_that_was_not_counted_are_drawn_hollow(tmp_path: Pat
     assert report.data.groups["reps_counted"].to_list() == [0]
     assert [f.name for f in report.files][-1] == "resources.png"
     assert (report.folder / "resources.png").read_bytes().startswith(PNG)
+
+
+def test_a_shaped_link_is_named_and_a_default_one_is_not() -> None:
+    from kit.report.build import shaped_links
+
+    # `link` facts as two LXD hosts reported them (remote.FACTS_SCRIPT), one with tbf at 1 Mbit/s.
+    hosts = {
+        "client": {"link": "eth0 qdisc noqueue 0: root refcnt 2"},
+        "srv-mlserver": {"link": "eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"},
+        "srv-old": {"cores": "1"},  # a manifest from before the kit recorded links
+    }
+    assert shaped_links(hosts) == ["srv-mlserver: eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"]

@@ -1,4 +1,3 @@
-import errno
 import shutil
 from pathlib import Path
 
@@ -6,7 +5,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from kit.errors import KitError
 from kit.results import aggregate, manifest, store
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
@@ -56,19 +54,6 @@ def test_errors_are_counted_not_dropped(smoke_run: Path) -> None:
     )
     s = aggregate.summarize(rows.lazy()).row(0, named=True)
     assert (s["requests"], s["errors"], s["error_rate"]) == (250, 50, 0.2)
-
-
-def test_a_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def half_write(self: pl.DataFrame, file: Path, *args: object, **kwargs: object) -> None:
-        Path(file).write_bytes(b"PAR1 half a file")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", half_write)
-    target = tmp_path / "raw" / "rep0.parquet"
-    with pytest.raises(KitError) as info:
-        store.write_raw(pl.DataFrame({"a": [1]}), target)
-    assert info.value.what == f"could not write {target}: No space left on device"
-    assert list(target.parent.iterdir()) == []
 
 
 def test_golden_p50_agrees_with_numpy(smoke_run: Path) -> None:

@@ -79,17 +79,6 @@ def test_a_file_that_appears_mid_write_is_not_replaced(
     assert [p.name for p in tmp_path.iterdir()] == ["rep0.parquet"]
 
 
-def test_an_unwritable_folder_gets_its_own_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(self: pl.DataFrame, file: Path, *args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", refused)
-    with pytest.raises(KitError) as info:
-        store.write_raw(pl.DataFrame({"a": [1]}), tmp_path / "rep0.parquet")
-    assert info.value.what == f"could not write {tmp_path / 'rep0.parquet'}: Permission denied"
-    assert info.value.hint == f"Check that {tmp_path} is writable (nothing half-written was left behind)"
-
-
 def test_sidecar_keeps_tool_output_as_captured_and_once(tmp_path: Path) -> None:
     path = tmp_path / "raw" / "cell.vegeta.jsonl"
     store.write_sidecar(path, '{"code":200}\n')
