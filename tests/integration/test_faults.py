@@ -166,8 +166,8 @@ def test_a_killed_framework_fails_its_cell_and_the_run_goes_on(home: Path) -> No
     first, second = cells(run)
     assert first["status"] == "failed", first
     assert re.match(
-        rf"srv-mlserver \({SERVER_IP}\) stopped answering during the measured phase: \d+/100 requests got "
-        r"no reply \(first: .+\); check it with `kit status`",
+        rf"srv-mlserver \({SERVER_IP}\) stopped answering during the measured phase: \d+/100 requests found it "
+        r"gone \(first: Cannot connect to 10\.78\.0\.23:8090: .+\); check it with `kit status`",
         first["reason"],
     ), first["reason"]
     rows = pl.read_parquet(run / "raw/mlserver/malware/small/10/rep0.parquet").filter(pl.col("phase") == "measure")

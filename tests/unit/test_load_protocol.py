@@ -218,9 +218,9 @@ def engine_rows(name: str) -> Any:
 def test_a_server_killed_mid_phase_fails_the_cell_and_names_it() -> None:
     rows = engine_rows("server_killed.engine.csv")
     assert protocol.server_failure(rows, "srv-mlserver (10.78.0.23)") == (
-        "srv-mlserver (10.78.0.23) stopped answering during the measured phase: 59/200 requests got no "
-        "reply (first: server closed the connection before its reply ended); check it with `kit status` "
-        "(`kit up` starts a stopped host)"
+        "srv-mlserver (10.78.0.23) stopped answering during the measured phase: 58/200 requests found it "
+        "gone (first: Cannot connect to 127.0.0.1:18765: ConnectionRefusedError: [Errno 111] Connection "
+        "refused); check it with `kit status` (`kit up` starts a stopped host)"
     )
 
 
@@ -229,6 +229,17 @@ def test_a_slow_server_is_not_a_lost_one() -> None:
     rows = engine_rows("server_stalled.engine.csv")
     assert rows.filter(rows["error"].str.starts_with("timeout")).height == 50
     assert protocol.server_failure(rows, "srv-mlserver (10.78.0.23)") == ""
+
+
+def test_one_reset_connection_is_an_error_not_a_lost_server() -> None:
+    # A real BentoML smoke cell: 249 replies and one connection reset; the server stayed up.
+    rows = engine_rows("bentoml_one_reset.engine.csv")
+    measured = rows.filter(pl.col("phase") == "measure")
+    assert measured.filter(pl.col("code") == 0)["error"].to_list() == [
+        "server closed the connection before its reply ended: ConnectionResetError: [Errno 104] "
+        "Connection reset by peer"
+    ]
+    assert protocol.server_failure(rows, "srv-bentoml (10.78.0.25)") == ""
 
 
 def test_refusals_in_the_warm_up_do_not_fail_the_cell() -> None:
