@@ -424,12 +424,11 @@ class Kit:
                 try:
                     record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
                 except DiskFullError as full:
-                    # Every later cell would fail the same way: stop the run, saying which cell it cut.
-                    record = {"framework": fw, "scenario": sc, "payload": cell.payload, "rate": cell.rate,
-                              "rep": cell.rep, "status": "failed", "reason": full.what, "summary": {}}
-                    manifest.update_cell(man, record)  # type: ignore[arg-type]
+                    # Every later cell would fail the same way: stop the run, saying which cell it cut
+                    # (in the manifest too, when the disk still has room for it).
                     with contextlib.suppress(KitError):
-                        manifest.save(run_dir, man)
+                        cut = [(cell.payload, cell.rate, cell.rep)]
+                        _record_unrun(man, run_dir, fw, sc, cut, "failed", full.what, on_cell)
                     raise
                 manifest.update_cell(man, record)
                 manifest.save(run_dir, man)
@@ -451,13 +450,10 @@ class Kit:
             except ServerGone as gone:
                 # The run goes on with the next pair; this pair's cells not yet run say why they were not.
                 progress(gone.what)
-                done = {manifest.cell_key(c) for c in man["cells"]}
-                rest = [
-                    c for c in cells(settings)
-                    if manifest.cell_key({"framework": framework, "scenario": scenario, "payload": c[0],
-                                          "rate": c[1], "rep": c[2]}) not in done
-                ]
-                if not settings.sweep:
+                if not settings.sweep:  # a sweep records why it stopped in its own report
+                    done = {(c["payload"], float(c["rate"]), c["rep"]) for c in man["cells"]
+                            if (c["framework"], c["scenario"]) == (framework, scenario)}
+                    rest = [c for c in cells(settings) if (c[0], float(c[1]), c[2]) not in done]
                     _record_unrun(man, run_dir, framework, scenario, rest, "failed", gone.what, on_cell)
         return run_dir
 
@@ -625,10 +621,8 @@ class Kit:
             gone = self._not_serving(framework, scenario)
             if gone:
                 status = "failed"
-                reason = (
-                    f"{where} stopped answering: after the cell, {gone}; {first_error(rows)}; "
-                    "check it with `kit status` (`kit up` starts a stopped host)"
-                )
+                reason = f"{where} stopped answering: after the cell, {gone}; {first_error(rows)}; "
+                reason += protocol.LOOK
         return {**key, "status": status, "reason": reason, "summary": summary}
 
     def _not_serving(self, framework: str, scenario: str) -> str:

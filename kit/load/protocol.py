@@ -103,6 +103,10 @@ GONE = (
 )
 
 
+#: What a failed cell's reason tells the user to do about a server that went away.
+LOOK = "check it with `kit status` (`kit up` starts a stopped host)"
+
+
 def server_failure(rows: pl.DataFrame, server: str) -> str:
     """Why the cell failed because `server` stopped answering during the measured phase, or "".
 
@@ -121,8 +125,7 @@ def server_failure(rows: pl.DataFrame, server: str) -> str:
         return ""
     return (
         f"{server} stopped answering during the measured phase: {lost.height}/{measured.height} requests "
-        f"found it gone (first: {lost['error'][0]}); check it with `kit status` (`kit up` starts a "
-        "stopped host)"
+        f"found it gone (first: {lost['error'][0]}); {LOOK}"
     )
 
 
