@@ -359,6 +359,13 @@ def deploy(state: State, framework: str, scenario: str) -> None:
 @click.option("--sweep", is_flag=True, default=None, help="Find the highest rate whose p99 meets the SLO.")
 @click.option("--slo-p99-ms", type=click.FloatRange(min=0, min_open=True), help="The sweep's p99 SLO.")
 @click.option("--arrival", type=click.Choice(["constant", "poisson"]), default=None, help="Arrival process.")
+@click.option(
+    "--resume",
+    "resume_run",
+    metavar="RUN",
+    default=None,
+    help="Measure the cells RUN has no outcome for yet, with its own settings: kit bench all --resume RUN.",
+)
 @click.pass_obj
 def bench(
     state: State,
@@ -372,6 +379,7 @@ def bench(
     sweep: bool | None,
     slo_p99_ms: float | None,
     arrival: str | None,
+    resume_run: str | None,
 ) -> None:
     """Drive open-loop load at FRAMEWORK serving SCENARIO (or `all`) from the client host."""
     kit = state.kit()
@@ -384,7 +392,17 @@ def bench(
         "slo_p99_ms": slo_p99_ms,
         "arrival": arrival,
     }
-    if framework == "all" and scenario is None:
+    if resume_run is not None:
+        given = [BENCH_FLAGS[k] for k, v in overrides.items() if v]
+        given += ["--profile"] * (profile is not None) + [framework] * (framework != "all")
+        given += [scenario] * (scenario is not None)
+        if given:
+            raise UsageError(
+                f"--resume takes the run's own pairs and settings, not {' '.join(given)}",
+                f"Run `kit bench all --resume {resume_run}`",
+            )
+        pairs = []
+    elif framework == "all" and scenario is None:
         pairs = kit.bench_pairs(profile)
     else:
         if scenario is None:
@@ -432,13 +450,29 @@ def bench(
             err.print(f"[yellow]{cell['framework']}/{cell['scenario']} {cell['payload']}: {warning}[/]")
 
     with live("kit bench") as progress:
-        run_dir = kit.bench(pairs, profile, progress=progress, on_cell=on_cell, overrides=overrides)
-    out.print(table)
+        if resume_run is not None:
+            run_dir = kit.resume_bench(resume_run, progress=progress, on_cell=on_cell)
+        else:
+            run_dir = kit.bench(pairs, profile, progress=progress, on_cell=on_cell, overrides=overrides)
+    done = f"Nothing left to measure in {run_dir.name}: every cell has an outcome."
+    out.print(table if table.rows else done)
     for name, result in kit.sweep_results(run_dir).items():
         best = "none" if result["best_rate"] is None else f"{result['best_rate']:g} req/s"
         out.print(f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
                   f"({result['stopped_because']})")
     out.print(f"Raw rows and manifest: {run_dir}")
+
+
+#: The command line flag of each bench override, to name them in errors.
+BENCH_FLAGS = {
+    "engine": "--engine",
+    "rates": "--rate",
+    "duration_s": "--duration",
+    "repetitions": "--reps",
+    "sweep": "--sweep",
+    "slo_p99_ms": "--slo-p99-ms",
+    "arrival": "--arrival",
+}
 
 
 def _fmt(value: Any) -> str:

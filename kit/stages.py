@@ -33,7 +33,7 @@ from kit.provision.aws import Aws, Confirm
 from kit.provision.local import Local, UpResult
 from kit.remote import Ssh, host_facts
 from kit.report.build import build_report
-from kit.results import aggregate, manifest, store
+from kit.results import aggregate, manifest, resume, store
 from kit.telemetry import collect as telemetry
 from kit.telemetry import remote as telemetry_remote
 
@@ -369,12 +369,11 @@ class Kit:
         """
         settings = self.bench_settings(profile, overrides)
         state = envstate.require(self.env_file)
-        hosts = self.hosts()
         run_id = run_id or new_run_id()
         run_dir = self.ws.results / run_id
         ssh = self.ssh()
         if settings.engine == "vegeta":
-            load_client.require_vegeta(ssh, hosts.client)  # before any cell: the whole run needs it
+            load_client.require_vegeta(ssh, self.hosts().client)  # before any cell: the whole run needs it
         man = manifest.new_manifest(
             run_id=run_id,
             kit_version=__version__,
@@ -388,11 +387,59 @@ class Kit:
             provider=state.provider,
         )
         man["seeds"] = {"data": self.cfg.seed, "arrivals": self.cfg.seed}
-        man["hosts"] = {h.name: {**h.model_dump(), **host_facts(ssh, h)} for h in hosts.all()}
+        man["pairs"] = [list(p) for p in pairs]
+        return self._bench_run(man, run_dir, pairs, settings, progress, on_cell)
+
+    def resume_bench(
+        self,
+        run: str,
+        progress: Progress = _quiet,
+        on_cell: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Path:
+        """Measure the cells of RUN that hold no final outcome (never run, or cut off by Ctrl-C),
+        with the settings and pairs the run started with (kit.results.resume)."""
+        run_dir = self.resolve_run(run)
+        man = manifest.load(run_dir)
+        resume.check_resumable(man, run_dir, self.cfg.digest())
+        settings = BenchSettings.model_validate(man["config"]["bench"])
+        pairs = [(fw, sc) for fw, sc in man.get("pairs") or []]
+        if not pairs:  # a run from before pairs were recorded: its cells name them
+            pairs = list(dict.fromkeys((c["framework"], c["scenario"]) for c in man["cells"]))
+        done = resume.done_cells(man)
+        if all(_cell_key(fw, sc, c) in done for fw, sc in pairs for c in protocol.cells(settings)):
+            return run_dir  # nothing to measure: no host touched, no part recorded
+        envstate.require(self.env_file)
+        if settings.engine == "vegeta":
+            load_client.require_vegeta(self.ssh(), self.hosts().client)
+        return self._bench_run(man, run_dir, pairs, settings, progress, on_cell)
+
+    def _bench_run(
+        self,
+        man: manifest.Manifest,
+        run_dir: Path,
+        pairs: list[tuple[str, str]],
+        settings: BenchSettings,
+        progress: Progress,
+        on_cell: Callable[[dict[str, Any]], None] | None,
+    ) -> Path:
+        """The pairs' cells that `man` holds no final outcome for, measured on today's hosts as one
+        more part of the run (resume.start_part)."""
+        state = envstate.require(self.env_file)
+        hosts = self.hosts()
+        run_id = man["run_id"]
+        ssh = self.ssh()
+        facts = {h.name: {**h.model_dump(), **host_facts(ssh, h)} for h in hosts.all()}
+        man["hosts"] = man["hosts"] or facts  # the first part's; later parts' are under `parts`
+        part = resume.start_part(man, git_sha(), __version__, facts)
+        done = resume.done_cells(man)
         manifest.save(run_dir, man)
         for framework, scenario in pairs:
+            todo = [c for c in protocol.cells(settings) if _cell_key(framework, scenario, c) not in done]
+            if not todo and not settings.sweep:
+                continue  # every cell of the pair was measured in an earlier part
             start = time.monotonic()
             built = self.build(scenario)
+            _same_model(man, scenario, built)
             # A framework that cannot run here, or whose deploy fails, does not stop the others:
             # its cells are recorded (skipped or failed, with the reason) and the run goes on.
             status, reason = "skipped", self.unavailable(framework)
@@ -402,7 +449,8 @@ class Kit:
                 except KitError as exc:
                     status, reason = "failed", exc.what
             if reason is not None:
-                _record_unrun(man, run_dir, framework, scenario, cells(settings), status, reason, on_cell)
+                unrun = [(c.payload, c.rate, c.rep) for c in todo]
+                _record_unrun(man, run_dir, framework, scenario, unrun, status, reason, on_cell)
                 continue
             state = envstate.require(self.env_file)
             man["models"][scenario] = {
@@ -416,13 +464,16 @@ class Kit:
                 "settings": self.cfg.settings_for(framework).model_dump(),
                 "ports": frameworks.get(framework).ports,
             }
-            man["stage_timings"][f"deploy:{framework}:{scenario}"] = round(time.monotonic() - start, 1)
+            stage = f"deploy:{framework}:{scenario}" + (f":part{part}" if part else "")
+            man["stage_timings"][stage] = round(time.monotonic() - start, 1)
             manifest.save(run_dir, man)
 
             def step(cell: protocol.Cell, fw: str = framework, sc: str = scenario) -> dict[str, Any]:
                 progress(f"bench {fw}/{sc} {cell.payload} @ {cell.rate:g} req/s rep {cell.rep}")
+                self._supersede_partial(man, run_dir, fw, sc, cell, part)
                 try:
                     record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
+                    record["part"] = part
                 except DiskFullError as full:
                     # Every later cell would fail the same way: stop the run, saying which cell it cut
                     # (in the manifest too, when the disk still has room for it).
@@ -445,17 +496,36 @@ class Kit:
                 if settings.sweep:
                     self._sweep(settings, man, run_dir, f"{framework}/{scenario}", step)
                 else:
-                    for cell in protocol.cells(settings):
+                    for cell in todo:
                         step(cell)
             except ServerGone as gone:
                 # The run goes on with the next pair; this pair's cells not yet run say why they were not.
                 progress(gone.what)
                 if not settings.sweep:  # a sweep records why it stopped in its own report
-                    done = {(c["payload"], float(c["rate"]), c["rep"]) for c in man["cells"]
-                            if (c["framework"], c["scenario"]) == (framework, scenario)}
-                    rest = [c for c in cells(settings) if (c[0], float(c[1]), c[2]) not in done]
+                    measured = {(c["payload"], float(c["rate"]), c["rep"]) for c in man["cells"]
+                                if (c["framework"], c["scenario"]) == (framework, scenario)
+                                and c["status"] in resume.FINAL}
+                    rest = [(c.payload, c.rate, c.rep) for c in todo
+                            if (c.payload, float(c.rate), c.rep) not in measured]
                     _record_unrun(man, run_dir, framework, scenario, rest, "failed", gone.what, on_cell)
         return run_dir
+
+    def _supersede_partial(
+        self, man: manifest.Manifest, run_dir: Path, fw: str, sc: str, cell: protocol.Cell, part: int
+    ) -> None:
+        """A cell cut off in an earlier part is measured again; its files move aside first (raw rows
+        are never rewritten), and its manifest entry says where they went."""
+        key = _cell_key(fw, sc, cell)
+        if not any(manifest.cell_key(c) == key and c["status"] == "partial" for c in man["cells"]):
+            return
+        payload, rate, rep = cell.payload, cell.rate, cell.rep
+        raw = store.raw_path(run_dir, fw, sc, payload, rate, rep)
+        files = [raw, telemetry.telemetry_path(run_dir, fw, sc, payload, rate, rep)]
+        name = cell_id(man["run_id"], fw, sc, cell)
+        if raw.parent.is_dir():  # the engine's CSV and plan, the samplers' output
+            files += sorted(p for p in raw.parent.iterdir()
+                            if p.name == name or p.name.startswith(f"{name}."))
+        resume.supersede(run_dir, files, part)
 
     def _await_server(self, framework: str, scenario: str, wait_s: float, progress: Progress) -> None:
         """After a failed cell: wait until the server serves a correct prediction again (systemd
@@ -560,20 +630,20 @@ class Kit:
         )
         raw_path = store.raw_path(run_dir, framework, scenario, payload, rate, rep)
         key = {"framework": framework, "scenario": scenario, "payload": payload, "rate": rate, "rep": rep}
-        cell_id = f"{run_id}-{framework}-{scenario}-{payload}-{rate:g}-rep{rep}"
+        cid = cell_id(run_id, framework, scenario, cell)
         samplings, warnings = ([], [])
         if settings.telemetry:
             interval, longest = settings.telemetry_interval_s, plan.seconds() + plan.drain_s + 600
             samplings, warnings = telemetry_remote.start_cell(
-                ssh, server, hosts.client, framework, cell_id, interval, longest
+                ssh, server, hosts.client, framework, cid, interval, longest
             )
         interrupted, failure = False, ""
         run: load_client.EngineRun | load_client.VegetaRun | None = None
         try:
             if settings.engine == "vegeta":
-                run = load_client.run_vegeta_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
+                run = load_client.run_vegeta_cell(ssh, hosts.client, plan, cid, raw_path.parent)
             else:
-                run = load_client.run_cell(ssh, hosts.client, plan, cell_id, raw_path.parent)
+                run = load_client.run_cell(ssh, hosts.client, plan, cid, raw_path.parent)
         except KeyboardInterrupt:
             interrupted = True
         except DiskFullError:
@@ -581,11 +651,11 @@ class Kit:
         except KitError as exc:
             failure = exc.what
         finally:
-            fetched, more = telemetry_remote.stop_cell(ssh, samplings, raw_path.parent / cell_id)
+            fetched, more = telemetry_remote.stop_cell(ssh, samplings, raw_path.parent / cid)
             warnings += more
         interrupted = interrupted or bool(run and run.interrupted)
         names = {"run_id": run_id, **key}
-        rows = _cell_rows(settings.engine, raw_path.parent, cell_id, plan, names)
+        rows = _cell_rows(settings.engine, raw_path.parent, cid, plan, names)
         if rows is None:
             why = "interrupted before any row was written" if interrupted else "the engine wrote no rows"
             status = "partial" if interrupted else "failed"
@@ -703,8 +773,27 @@ def _judged(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[float | N
     return worst, outcome, why
 
 
-def cells(settings: BenchSettings) -> list[tuple[str, float, int]]:
-    return [(p, r, k) for p in settings.payloads for r in settings.rates for k in range(settings.repetitions)]
+def _cell_key(framework: str, scenario: str, cell: protocol.Cell) -> tuple[Any, ...]:
+    return manifest.cell_key(
+        {"framework": framework, "scenario": scenario, "payload": cell.payload, "rate": cell.rate,
+         "rep": cell.rep}
+    )
+
+
+def cell_id(run_id: str, framework: str, scenario: str, cell: protocol.Cell) -> str:
+    """The name of a cell's files beside its raw rows (engine CSV, plan, samples) and on the hosts."""
+    return f"{run_id}-{framework}-{scenario}-{cell.payload}-{cell.rate:g}-rep{cell.rep}"
+
+
+def _same_model(man: manifest.Manifest, scenario: str, built: scenarios.BuildResult) -> None:
+    """A resumed run measures the model its first part measured, or nothing."""
+    before = (man["models"].get(scenario) or {}).get("digest")
+    if before and before != built.digest:
+        raise KitError(
+            f"the {scenario} model built today (digest {built.digest}) is not the one {man['run_id']} "
+            f"measured (digest {before})",
+            "The scenario's code or seed changed since the run started; start a new run",
+        )
 
 
 class ServerGone(KitError):

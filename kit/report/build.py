@@ -20,7 +20,7 @@ from kit.errors import KitError
 from kit.ids import SCENARIOS
 from kit.report import plots, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
-from kit.results import aggregate, analysis, claims, cost, pricing, store
+from kit.results import aggregate, analysis, claims, cost, pricing, resume, store
 from kit.results.analysis import RunData
 from kit.results.cost import PriceTable
 
@@ -213,6 +213,19 @@ def _facts(data: RunData) -> str:
         f"Provider {man['provider']}, kit {man['kit_version']} (git {man['git_sha'][:12]}), "
         f"config hash {man['config_hash']}, created {man['created_at']}."
     )
+    parts = man.get("parts") or []
+    if len(parts) > 1:
+        facts += f" Measured in {len(parts)} parts (`kit bench all --resume`): " + "; ".join(
+            f"part {k} from {p.get('started_at', '?')} (git {str(p.get('git_sha', '?'))[:12]})"
+            for k, p in enumerate(parts)
+        )
+        changed = resume.changed_facts(man)
+        facts += (
+            ". Hosts' facts changed between parts: " + "; ".join(changed) + "."
+            if changed
+            else "; the hosts' facts (CPU, cores, memory, kernel, OS, Python, link) were the same in "
+            "every part."
+        )
     shaped = shaped_links(man.get("hosts") or {})
     if shaped:
         facts += (

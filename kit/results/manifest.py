@@ -24,7 +24,11 @@ CELL_STATUSES: tuple[str, ...] = get_args(Status)
 CELL_KEY = ("framework", "scenario", "payload", "rate", "rep")
 
 
-class Cell(TypedDict):
+class _CellPart(TypedDict, total=False):
+    part: int  # which part of the run measured it (kit.results.resume); 0: the first
+
+
+class Cell(_CellPart):
     framework: str
     scenario: str
     payload: str
@@ -35,7 +39,15 @@ class Cell(TypedDict):
     summary: dict[str, Any]  # the cell's row of aggregate.summarize, plus the engine's own summary
 
 
-class Manifest(TypedDict):
+class _ManifestParts(TypedDict, total=False):
+    """Written since runs can be resumed; a manifest from before has neither."""
+
+    pairs: list[list[str]]  # the (framework, scenario) pairs the run was asked for
+    # One entry per part of the run: when it started, with which kit, on hosts with which facts.
+    parts: list[dict[str, Any]]
+
+
+class Manifest(_ManifestParts):
     schema_version: int
     kit_version: str
     git_sha: str

@@ -130,7 +130,7 @@ def test_bench_and_report(home: Path) -> None:
 def test_ctrl_c_keeps_rows_and_marks_the_cell_partial(home: Path) -> None:
     before = set((home / "results").iterdir())
     child = subprocess.Popen(
-        [str(Path(sys.executable).with_name("kit")), "bench", "mlserver", "malware", "--duration", "60"],
+        [str(Path(sys.executable).with_name("kit")), "bench", "mlserver", "malware", "--duration", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -154,10 +154,29 @@ def test_ctrl_c_keeps_rows_and_marks_the_cell_partial(home: Path) -> None:
     assert [c["status"] for c in man["cells"]] == ["partial"]
     rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
     measured = rows.filter(pl.col("phase") == "measure").height
-    assert 0 < measured < 40 * 60  # flushed what was measured, not the whole schedule
+    assert 0 < measured < 40 * 20  # flushed what was measured, not the whole schedule
     # Nothing left behind (the brackets keep pgrep from finding the shell that runs it).
     for ip, pattern in (("10.78.0.10", "load/[e]ngine.py"), ("10.78.0.23", "kit-telemetry/[s]ampler.py")):
         assert ssh(home, ip, f"pgrep -af '{pattern}' || true").stdout.strip() == "", ip
+
+
+def test_resume_measures_the_cut_off_cell_again(home: Path) -> None:
+    run = max(p for p in (home / "results").iterdir() if p.is_dir())  # the run Ctrl-C cut off
+    cut = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
+    result = kit("bench", "all", "--resume", run.name)
+    assert result.exit_code == 0, result.stderr
+    man = json.loads((run / "manifest.json").read_text())
+    (cell,) = man["cells"]
+    assert cell["status"] in ("ok", "invalid") and cell["part"] == 1, cell
+    assert [p["cells_final_before"] for p in man["parts"]] == [0, 0]
+    rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
+    assert rows.filter(pl.col("phase") == "measure").height == 40 * 20  # the run's own 20 s, whole
+    kept = pl.read_parquet(run / "superseded/part1/raw/mlserver/malware/small/40/rep0.parquet")
+    assert kept.equals(cut)  # the cut-off rows are kept, moved aside, not rewritten
+    again = kit("bench", "all", "--resume", run.name)
+    assert again.exit_code == 0 and "Nothing left to measure" in again.stdout
+    assert kit("report", run.name).exit_code == 0
+    assert "Measured in 2 parts" in (run / "report" / "report.md").read_text()
 
 
 def test_unreachable_server_is_named_and_healed(home: Path) -> None:

@@ -237,3 +237,23 @@ def test_a_shaped_link_is_named_and_a_default_one_is_not() -> None:
         "srv-old": {"cores": "1"},  # a manifest from before the kit recorded links
     }
     assert shaped_links(hosts) == ["srv-mlserver: eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"]
+
+
+def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path) -> None:
+    run = tmp_path / "smoke"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    man = json.loads((run / "manifest.json").read_text())
+    later = json.loads(json.dumps(man["hosts"]))
+    later["srv-mlserver"]["cores"] = "2"
+    man["parts"] = [
+        {"started_at": "2026-11-29T09:00:00Z", "git_sha": "a" * 40, "hosts": man["hosts"]},
+        {"started_at": "2026-11-30T09:00:00Z", "git_sha": "b" * 40, "hosts": later},
+    ]
+    (run / "manifest.json").write_text(json.dumps(man))
+    build_report(run)
+    text = (run / "report" / "report.md").read_text()
+    assert (
+        "Measured in 2 parts (`kit bench all --resume`): part 0 from 2026-11-29T09:00:00Z (git aaaaaaaaaaaa); "
+        "part 1 from 2026-11-30T09:00:00Z (git bbbbbbbbbbbb). Hosts' facts changed between parts: "
+        "part 1: srv-mlserver cores 1 -> 2."
+    ) in text
