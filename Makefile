@@ -17,7 +17,7 @@ setup: $(BIN)/kit ## create the venv and install the kit with its dev tools
 demo: setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> report -> down
 	$(KIT) doctor
 	$(KIT) up
-	$(KIT) bench mlserver malware --profile smoke; status=$$?; \
+	$(KIT) bench all --profile smoke; status=$$?; \
 	  if [ $$status -eq 0 ]; then $(KIT) report; status=$$?; fi; \
 	  $(KIT) down; exit $$status
 

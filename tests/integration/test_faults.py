@@ -6,6 +6,7 @@ a bench is in test_local_path.py (the cell `partial`, rows flushed, then `kit do
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -24,7 +25,7 @@ from click.testing import CliRunner, Result
 
 from kit import proc
 from kit.cli import cli
-from kit.provision import lxd
+from kit.provision import image, lxd
 
 SERVER, SERVER_IP, CLIENT_IP = "kit-srv-mlserver", "10.78.0.23", "10.78.0.10"
 CONFIG = """
@@ -279,3 +280,18 @@ def test_down_after_up_failed_halfway(home: Path) -> None:
     finally:
         proc.run(["lxc", "delete", "--force", SERVER], timeout=120, check=False)
     assert kit("down").exit_code == 0
+
+
+def test_down_after_the_image_build_failed(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first stage of `kit up` fails for real: debootstrap, against this machine's own Debian
+    # mirror, cannot find a package the (changed, so not cached) recipe asks for.
+    recipe = functools.partial(image.ImageRecipe, packages=(*image.PACKAGES, "kit-no-such-package"))
+    monkeypatch.setattr(image, "ImageRecipe", recipe)
+    result = kit("up")
+    assert result.exit_code == 1
+    assert "Error: debootstrap of the Debian 12 base image failed" in result.stderr, result.stderr
+    assert any(ln.startswith("Hint: Is http") and "reachable" in ln for ln in result.stderr.splitlines())
+    assert recipe().alias not in sh("lxc", "image", "list", "--format=csv", "-c", "l")
+    assert kit("down").exit_code == 0
+    assert lxd.kit_instances(None) == []
+    assert "kitbr0" not in sh("lxc", "network", "list", "--format=csv")

@@ -10,7 +10,7 @@ def test_defaults_are_the_smoke_profile() -> None:
     cfg = config.Config()
     s = cfg.bench_settings()
     assert (s.rates, s.duration_s, s.warmup_s, s.repetitions, s.payloads) == (
-        (50.0,),
+        (10.0,),
         5.0,
         2.0,
         1,

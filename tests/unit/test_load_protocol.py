@@ -28,7 +28,7 @@ def test_the_paper_profile_is_the_studys() -> None:
     assert (PAPER.rates, PAPER.duration_s, PAPER.repetitions) == ((200,), 60, 3)
     assert PAPER.payloads == ("small", "medium", "large")
     assert PAPER.scenarios == ("malware", "crypto", "image", "sentiment") and PAPER.arrival == "constant"
-    assert (SMOKE.rates, SMOKE.duration_s, SMOKE.repetitions, SMOKE.scenarios) == ((50,), 5, 1, ())
+    assert (SMOKE.rates, SMOKE.duration_s, SMOKE.repetitions, SMOKE.scenarios) == ((10,), 5, 1, ())
 
 
 def test_command_line_options_lay_over_the_profile() -> None:
