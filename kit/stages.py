@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,22 +151,33 @@ class Kit:
         envstate.save(state, self.env_file)
         timings: dict[str, float] = {}
 
-        start = time.monotonic()
         # AWS hosts install the same pinned locks from the package index: no wheelhouse to share.
-        for role in wheelhouse.roles_for(self.cfg.frameworks) if provider == "local" else []:
-            wheelhouse.build(role, self.ws.wheelhouse, self.ws.log("wheelhouse"), progress)
-        timings["wheelhouse_s"] = time.monotonic() - start
-
-        start = time.monotonic()
-        result = prov.up(self.cfg, state.env_id, self.ws.wheelhouse, progress)
-        timings["provision_s"] = time.monotonic() - start
-        if result.image_build_s is not None:
-            timings["image_build_s"] = result.image_build_s
-        inventory.save(result.hosts, self.hosts_file)
-        state.image_alias = result.image_alias
-        state.mark("provision", seconds=round(timings["provision_s"], 1))
-        envstate.save(state, self.env_file)
+        roles = wheelhouse.roles_for(self.cfg.frameworks) if provider == "local" else []
+        self.ws.wheelhouse.mkdir(parents=True, exist_ok=True)  # mounted into the hosts as they are made
+        # The wheels download while the hosts are made (image build, boots): the hosts read the
+        # wheelhouse only when their roles install, in the configure stage after this one.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheelhouse")
+        wheels = pool.submit(self._wheelhouses, roles, progress)
+        try:
+            start = time.monotonic()
+            result = prov.up(self.cfg, state.env_id, self.ws.wheelhouse, progress)
+            timings["provision_s"] = time.monotonic() - start
+            if result.image_build_s is not None:
+                timings["image_build_s"] = result.image_build_s
+            inventory.save(result.hosts, self.hosts_file)
+            state.image_alias = result.image_alias
+            state.mark("provision", seconds=round(timings["provision_s"], 1))
+            envstate.save(state, self.env_file)
+        finally:
+            pool.shutdown(wait=True)
+        timings["wheelhouse_s"] = wheels.result()  # its error, if any, once the hosts are recorded
         return Provisioned(state, result, timings)
+
+    def _wheelhouses(self, roles: list[str], progress: Progress) -> float:
+        start = time.monotonic()
+        for role in roles:
+            wheelhouse.build(role, self.ws.wheelhouse, self.ws.log("wheelhouse"), progress)
+        return time.monotonic() - start
 
     def provider_vars(self, provider: str) -> dict[str, Any]:
         """Role variables that depend on the provider: AWS hosts install from the index, not /opt/wheels."""

@@ -16,7 +16,7 @@ def ssh_common_args(known_hosts: Path) -> str:
 def render(hosts: Hosts, *, private_key: Path, known_hosts: Path) -> dict[str, Any]:
     """Groups: `client`, `servers`, and one group per framework id (the role of the same name)."""
 
-    def hostvars(host: Host) -> dict[str, Any]:
+    def hostvars(host: Host, role: str) -> dict[str, Any]:
         return {
             "ansible_host": host.public_ip,
             "ansible_port": host.ssh_port,
@@ -28,11 +28,13 @@ def render(hosts: Hosts, *, private_key: Path, known_hosts: Path) -> dict[str, A
             "ansible_become": host.ssh_user != "root",
             "kit_private_ip": host.private_ip,
             "kit_gpu": host.gpu,
+            # site.yml converges every host's own role side by side (strategy free), by this name.
+            "kit_host_role": role,
         }
 
     groups: dict[str, Any] = {
-        "client": {"hosts": {hosts.client.name: hostvars(hosts.client)}},
-        "servers": {"hosts": {srv.name: hostvars(srv) for srv in hosts.servers.values()}},
+        "client": {"hosts": {hosts.client.name: hostvars(hosts.client, "load_client")}},
+        "servers": {"hosts": {srv.name: hostvars(srv, fw) for fw, srv in hosts.servers.items()}},
     }
     for fw, srv in hosts.servers.items():
         groups[fw] = {"hosts": {srv.name: {}}}

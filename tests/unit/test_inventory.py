@@ -56,6 +56,8 @@ def test_ansible_inventory_groups_by_role(data_dir: Path, tmp_path: Path) -> Non
     assert client["ansible_host"] == "10.78.0.10" and client["kit_private_ip"] == "10.78.0.10"
     assert "StrictHostKeyChecking=yes" in client["ansible_ssh_common_args"]
     assert groups["mlserver"]["hosts"] == {"srv-mlserver": {}}
+    assert client["kit_host_role"] == "load_client"  # the role site.yml includes for it
+    assert groups["servers"]["hosts"]["srv-mlserver"]["kit_host_role"] == "mlserver"
 
 
 def test_save_and_load_round_trip(data_dir: Path, tmp_path: Path) -> None:
