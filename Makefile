@@ -16,8 +16,13 @@ setup: $(BIN)/kit ## create the venv and install the kit with its dev tools
 
 demo: setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> report -> down
 	$(KIT) doctor
-	$(KIT) up
-	$(KIT) bench all --profile smoke; status=$$?; \
+	@# The scenarios' models build (kit build, cached by content) while `kit up` makes the hosts and
+	@# converges them: the controller's work overlaps the hosts' installs instead of following them.
+	mkdir -p .kit/logs; $(KIT) build >.kit/logs/demo-build.log 2>&1 & build=$$!; \
+	  $(KIT) up; status=$$?; \
+	  if ! wait $$build; then echo "kit build failed: see .kit/logs/demo-build.log" >&2; status=1; fi; \
+	  cat .kit/logs/demo-build.log; \
+	  if [ $$status -eq 0 ]; then $(KIT) bench all --profile smoke; status=$$?; fi; \
 	  if [ $$status -eq 0 ]; then $(KIT) report; status=$$?; fi; \
 	  $(KIT) down; exit $$status
 

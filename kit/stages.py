@@ -50,6 +50,7 @@ class Provisioned:
     state: envstate.EnvState
     result: UpResult
     timings: dict[str, float]
+    prov: Local | Aws
 
 
 class Kit:
@@ -109,14 +110,15 @@ class Kit:
         state, result, timings = provisioned.state, provisioned.result, dict(provisioned.timings)
 
         start = time.monotonic()
-        play = ansible.run_playbook(
-            "site.yml",
-            self.ansible_inventory(result.hosts),
-            workdir=self.ws.ansible,
-            log=self.ws.log("ansible"),
-            extravars={**self.role_vars(), **self.provider_vars(provider)},
-            progress=progress,
-        )
+        with provisioned.prov.install_cores(result.hosts, self.cfg.local, progress):
+            play = ansible.run_playbook(
+                "site.yml",
+                self.ansible_inventory(result.hosts),
+                workdir=self.ws.ansible,
+                log=self.ws.log("ansible"),
+                extravars={**self.role_vars(), **self.provider_vars(provider)},
+                progress=progress,
+            )
         timings["configure_s"] = time.monotonic() - start
         state.mark("configure", seconds=round(timings["configure_s"], 1), changed=play.total_changed)
         envstate.save(state, self.env_file)
@@ -171,7 +173,7 @@ class Kit:
         finally:
             pool.shutdown(wait=True)
         timings["wheelhouse_s"] = wheels.result()  # its error, if any, once the hosts are recorded
-        return Provisioned(state, result, timings)
+        return Provisioned(state, result, timings, prov)
 
     def _wheelhouses(self, roles: list[str], progress: Progress) -> float:
         start = time.monotonic()
@@ -441,6 +443,8 @@ class Kit:
         run_id = man["run_id"]
         ssh = self.ssh()
         facts = {h.name: {**h.model_dump(), **host_facts(ssh, h)} for h in hosts.all()}
+        if state.provider == "local":
+            require_own_cores(facts)
         man["hosts"] = man["hosts"] or facts  # the first part's; later parts' are under `parts`
         part = resume.start_part(man, git_sha(), __version__, facts)
         done = resume.done_cells(man)
@@ -795,6 +799,18 @@ def _cell_key(framework: str, scenario: str, cell: protocol.Cell) -> tuple[Any, 
 def cell_id(run_id: str, framework: str, scenario: str, cell: protocol.Cell) -> str:
     """The name of a cell's files beside its raw rows (engine CSV, plan, samples) and on the hosts."""
     return f"{run_id}-{framework}-{scenario}-{cell.payload}-{cell.rate:g}-rep{cell.rep}"
+
+
+def require_own_cores(facts: dict[str, dict[str, Any]]) -> None:
+    """Nothing is measured on a host that sees more cores than its own (a `kit up` cut off while the
+    hosts shared their cores for the installs, Local.install_cores)."""
+    for name, f in sorted(facts.items()):
+        if str(f.get("cores")) != str(f.get("cpus")):
+            raise KitError(
+                f"{name} sees {f.get('cores')} cores, not its own {f.get('cpus')}: its CPU set is not "
+                "the one the kit gave it",
+                "Run `kit up` again: it pins every host back to its own cores",
+            )
 
 
 def _same_model(man: manifest.Manifest, scenario: str, built: scenarios.BuildResult) -> None:

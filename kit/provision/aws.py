@@ -9,9 +9,10 @@ The Terraform root is the same against AWS and against an emulator: only `aws_en
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,11 @@ class Aws:
             )
 
     # --- down ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def install_cores(self, hosts: inventory.Hosts, spec: object, progress: Progress) -> Iterator[None]:
+        """Each EC2 host has its own cores: nothing to lend while the roles install."""
+        yield
+
     def down(self, progress: Progress) -> list[str]:
         """Destroy through Terraform, then by tags whatever of the run is left; twice in a row is fine."""
         record = self.recorded()

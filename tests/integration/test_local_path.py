@@ -85,6 +85,14 @@ def test_up_creates_private_hosts(home: Path) -> None:
     routes = ssh(home, "10.78.0.10", "ip route").stdout
     assert "default" not in routes and "10.78.0.0/24" in routes
     assert ssh(home, "10.78.0.10", "nproc").stdout.strip() == "1"
+    # The hosts shared both cores while their roles installed; each has its own set back.
+    assert ssh(home, "10.78.0.23", "nproc").stdout.strip() == "1"
+    assert [sh("lxc", "config", "get", f"kit-{h}", "limits.cpu").strip() for h in ("client", "srv-mlserver")] == [
+        "0-0",
+        "1-1",
+    ]
+    log = (home / ".kit/logs/provision.log").read_text()
+    assert "limits.cpu 0,1" in log  # they did share them
     assert (home / ".kit/ssh/id_ed25519").stat().st_mode & 0o777 == 0o600
     # The server listens on its private address only, on the explicit port.
     listening = ssh(home, "10.78.0.23", "ss -Hltn").stdout

@@ -3,10 +3,11 @@ from pathlib import Path
 import pytest
 
 from kit.config import LocalProvider
-from kit.errors import UsageError
+from kit.errors import KitError, UsageError
 from kit.provision import lxd
 from kit.provision.image import ImageRecipe, mirror_from_sources
 from kit.provision.local import address, cpu_count, host_variables
+from kit.stages import require_own_cores
 
 
 def test_cpu_count() -> None:
@@ -89,3 +90,14 @@ def test_down_never_takes_another_live_workspaces_hosts(tmp_path: Path) -> None:
     assert lxd.owned_or_orphaned(str(gone), mine)  # its workspace recorded no environment: an orphan
     assert lxd.owned_or_orphaned("", mine)  # untagged by workspace: made before the tag existed
     assert not lxd.owned_or_orphaned(str(live), mine)
+
+
+def test_nothing_is_measured_on_a_host_that_sees_more_than_its_own_cores() -> None:
+    ok = {"client": {"cores": "1", "cpus": 1}, "srv-mlserver": {"cores": "1", "cpus": 1}}
+    require_own_cores(ok)
+    with pytest.raises(KitError) as info:
+        require_own_cores({**ok, "srv-mlserver": {"cores": "2", "cpus": 1}})
+    assert (info.value.what, info.value.hint) == (
+        "srv-mlserver sees 2 cores, not its own 1: its CPU set is not the one the kit gave it",
+        "Run `kit up` again: it pins every host back to its own cores",
+    )
