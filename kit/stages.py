@@ -422,6 +422,7 @@ class Kit:
         done = resume.done_cells(man)
         if all(_cell_key(fw, sc, c) in done for fw, sc in pairs for c in protocol.cells(settings)):
             return run_dir  # nothing to measure: no host touched, no part recorded
+        resume.first_part(man)
         envstate.require(self.env_file)
         if settings.engine == "vegeta":
             load_client.require_vegeta(self.ssh(), self.hosts().client)
@@ -486,10 +487,12 @@ class Kit:
 
             def step(cell: protocol.Cell, fw: str = framework, sc: str = scenario) -> dict[str, Any]:
                 progress(f"bench {fw}/{sc} {cell.payload} @ {cell.rate:g} req/s rep {cell.rep}")
-                self._supersede_partial(man, run_dir, fw, sc, cell, part)
+                moved = self._supersede_partial(man, run_dir, fw, sc, cell, part)
                 try:
                     record = self._bench_cell(ssh, hosts, run_dir, run_id, fw, sc, settings, cell)
                     record["part"] = part
+                    if moved:
+                        record["superseded"] = moved
                 except DiskFullError as full:
                     # Every later cell would fail the same way: stop the run, saying which cell it cut
                     # (in the manifest too, when the disk still has room for it).
@@ -528,12 +531,12 @@ class Kit:
 
     def _supersede_partial(
         self, man: manifest.Manifest, run_dir: Path, fw: str, sc: str, cell: protocol.Cell, part: int
-    ) -> None:
+    ) -> list[str]:
         """A cell cut off in an earlier part is measured again; its files move aside first (raw rows
-        are never rewritten), and its manifest entry says where they went."""
+        are never rewritten). Returns where they went, relative to the run, for its manifest entry."""
         key = _cell_key(fw, sc, cell)
         if not any(manifest.cell_key(c) == key and c["status"] == "partial" for c in man["cells"]):
-            return
+            return []
         payload, rate, rep = cell.payload, cell.rate, cell.rep
         raw = store.raw_path(run_dir, fw, sc, payload, rate, rep)
         files = [raw, telemetry.telemetry_path(run_dir, fw, sc, payload, rate, rep)]
@@ -541,7 +544,7 @@ class Kit:
         if raw.parent.is_dir():  # the engine's CSV and plan, the samplers' output
             files += sorted(p for p in raw.parent.iterdir()
                             if p.name == name or p.name.startswith(f"{name}."))
-        resume.supersede(run_dir, files, part)
+        return [str(p.relative_to(run_dir)) for p in resume.supersede(run_dir, files, part)]
 
     def _await_server(self, framework: str, scenario: str, wait_s: float, progress: Progress) -> None:
         """After a failed cell: wait until the server serves a correct prediction again (systemd

@@ -54,6 +54,20 @@ def done_cells(man: manifest.Manifest) -> set[tuple[Any, ...]]:
     return {manifest.cell_key(c) for c in man["cells"] if c["status"] in FINAL}
 
 
+def first_part(man: manifest.Manifest) -> None:
+    """A run made before parts were recorded: its first part is what its manifest says of it."""
+    if "parts" not in man:
+        man["parts"] = [
+            {
+                "started_at": man["created_at"],
+                "git_sha": man["git_sha"],
+                "kit_version": man["kit_version"],
+                "cells_final_before": 0,
+                "hosts": man["hosts"],
+            }
+        ]
+
+
 def start_part(
     man: manifest.Manifest, git_sha: str, kit_version: str, hosts: dict[str, dict[str, Any]]
 ) -> int:

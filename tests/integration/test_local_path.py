@@ -176,6 +176,7 @@ def test_resume_measures_the_cut_off_cell_again(home: Path) -> None:
     man = json.loads((run / "manifest.json").read_text())
     (cell,) = man["cells"]
     assert cell["status"] in ("ok", "invalid") and cell["part"] == 1, cell
+    assert "superseded/part1/raw/mlserver/malware/small/40/rep0.parquet" in cell["superseded"]
     assert [p["cells_final_before"] for p in man["parts"]] == [0, 0]
     rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
     assert rows.filter(pl.col("phase") == "measure").height == 40 * 20  # the run's own 20 s, whole
