@@ -41,9 +41,12 @@ create() {
   fi
   lxc file push --uid 0 --gid 0 --mode 0600 "$KIT_PUBKEY" "$KIT_NAME/root/.ssh/authorized_keys"
   lxc start "$KIT_NAME"
-  for _ in $(seq 1 120); do
-    if lxc exec "$KIT_NAME" -- systemctl is-active --quiet ssh 2>/dev/null \
-      && (exec 3<>"/dev/tcp/$KIT_IPV4/22") 2>/dev/null; then
+  # Each probe has its own deadline: an `lxc exec` into a container that has just started can hang
+  # for good (seen: 7 minutes, deaf to SIGTERM), so it is killed after 5 s and tried again.
+  local deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if timeout -k 2 5 lxc exec "$KIT_NAME" -- systemctl is-active --quiet ssh 2>/dev/null \
+      && timeout -k 1 3 bash -c "exec 3<>/dev/tcp/$KIT_IPV4/22" 2>/dev/null; then
       return 0
     fi
     sleep 0.5
