@@ -146,6 +146,7 @@ def run_playbook(
             f"\n=== ansible-playbook {playbook} limit={limit} check={check}: {runner.status} "
             f"(rc {runner.rc}) after {seconds:.1f}s\n{stdout}"
         )
+    raise_if_interrupted(str(runner.status))
     changed, failures = summarize_events(events)
     result = PlaybookResult(
         playbook,
@@ -159,6 +160,14 @@ def run_playbook(
     if raise_on_failure:
         raise_for(result)
     return result
+
+
+def raise_if_interrupted(status: str) -> None:
+    """ansible-runner catches Ctrl-C itself and ends `canceled` (no cancel callback is given, so
+    nothing else cancels a run): it must stop the command as Ctrl-C, not read as a failed deploy
+    (which `kit bench` records against the pair's cells and then goes on with the next pair)."""
+    if status == "canceled":
+        raise KeyboardInterrupt
 
 
 def close_ssh_masters(control_dir: Path, log: Path) -> None:

@@ -1,6 +1,9 @@
 import json
 from pathlib import Path
 
+import pytest
+
+from kit.configure import ansible
 from kit.configure.ansible import PlaybookResult, failure_from_event, raise_for, summarize_events
 from kit.errors import HostError
 
@@ -40,3 +43,12 @@ def test_unreachable_host(data_dir: Path) -> None:
     except HostError as exc:
         assert exc.what.startswith("host srv-mlserver did not answer over SSH")
         assert exc.hint.startswith("Check it with `kit status`")
+
+
+def test_a_run_ansible_runner_cancelled_is_ctrl_c_not_a_failure() -> None:
+    # A paper run's Ctrl-C during a deploy was recorded as "deploy.yml ended canceled" against every
+    # cell of the pair, and the bench went on with the next pair.
+    with pytest.raises(KeyboardInterrupt):
+        ansible.raise_if_interrupted("canceled")
+    for status in ("successful", "failed", "timeout"):
+        ansible.raise_if_interrupted(status)
