@@ -521,11 +521,9 @@ class Kit:
                 # The run goes on with the next pair; this pair's cells not yet run say why they were not.
                 progress(gone.what)
                 if not settings.sweep:  # a sweep records why it stopped in its own report
-                    measured = {(c["payload"], float(c["rate"]), c["rep"]) for c in man["cells"]
-                                if (c["framework"], c["scenario"]) == (framework, scenario)
-                                and c["status"] in resume.FINAL}
+                    measured = resume.done_cells(man)
                     rest = [(c.payload, c.rate, c.rep) for c in todo
-                            if (c.payload, float(c.rate), c.rep) not in measured]
+                            if _cell_key(framework, scenario, c) not in measured]
                     _record_unrun(man, run_dir, framework, scenario, rest, "failed", gone.what, on_cell)
         return run_dir
 

@@ -226,12 +226,12 @@ class Aws:
                 InstanceIds=sorted(instances.values()), WaiterConfig={"Delay": 10, "MaxAttempts": 60}
             )
 
-    # --- down ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def install_cores(self, hosts: inventory.Hosts, spec: object, progress: Progress) -> Iterator[None]:
         """Each EC2 host has its own cores: nothing to lend while the roles install."""
         yield
 
+    # --- down ----------------------------------------------------------------------------------
     def down(self, progress: Progress) -> list[str]:
         """Destroy through Terraform, then by tags whatever of the run is left; twice in a row is fine."""
         record = self.recorded()

@@ -19,7 +19,7 @@ from kit.errors import KitError, UsageError, write_error
 from kit.results import manifest
 
 #: Outcomes a resume keeps; a `partial` cell (Ctrl-C mid-cell) is measured again.
-FINAL = ("ok", "invalid", "failed", "skipped")
+FINAL = tuple(s for s in manifest.CELL_STATUSES if s != "partial")
 
 #: Hosts' facts that make two parts of a run comparable; a report names any that changed.
 COMPARED_FACTS = (
