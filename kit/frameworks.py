@@ -27,6 +27,11 @@ class Framework:
     #: Ports bound to localhost only, set explicitly so that no default port is ever used.
     local_ports: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def service(self) -> str:
+        """Its systemd unit on the server host: each role installs it under the framework's id."""
+        return self.id
+
 
 FRAMEWORKS: dict[str, Framework] = {
     "tfserving": Framework(

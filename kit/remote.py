@@ -143,5 +143,16 @@ def host_facts(ssh: Ssh, host: Host) -> dict[str, str]:
     return parse_facts(ssh.run(host, FACTS_SCRIPT, timeout=60, what="reading host facts").stdout)
 
 
+def as_root(host: Host, command: str) -> str:
+    """The command as root: itself for root, through passwordless sudo (as Ansible's become) else."""
+    return command if host.ssh_user == "root" else f"sudo -n sh -c {q(command)}"
+
+
+def restart_service(ssh: Ssh, host: Host, unit: str, *, timeout: float = 120) -> None:
+    """`systemctl restart UNIT`: systemd sends SIGTERM with SIGCONT (a stopped process ends too) and
+    SIGKILL after the unit's TimeoutStopSec, so a hung server is replaced, not waited for."""
+    ssh.run(host, as_root(host, f"systemctl restart {q(unit)}"), timeout=timeout, what=f"restarting {unit}")
+
+
 def q(text: str) -> str:
     return shlex.quote(text)

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from kit import __version__, envstate, frameworks, proc, scenarios
+from kit import __version__, envstate, frameworks, proc, remote, scenarios
 from kit.config import BenchSettings, Config
 from kit.configure import ansible, wheelhouse
 from kit.configure import inventory as ans_inventory
@@ -525,6 +525,8 @@ class Kit:
                     rest = [(c.payload, c.rate, c.rep) for c in todo
                             if _cell_key(framework, scenario, c) not in measured]
                     _record_unrun(man, run_dir, framework, scenario, rest, "failed", gone.what, on_cell)
+                self._restart_server(man, run_dir, (framework, scenario), gone.what, settings.recover_s, part,
+                                     progress)
         return run_dir
 
     def _supersede_partial(
@@ -550,16 +552,64 @@ class Kit:
         server = self.hosts().server(framework)
         start = time.monotonic()
         progress(f"waiting up to {wait_s:g} s for {server.name} to serve {scenario} again")
+        why = self._wait_serving(framework, scenario, wait_s)
+        if why:
+            raise ServerGone(
+                f"not run: {server.name} ({server.private_ip}) did not serve {framework}/{scenario} "
+                f"again within {wait_s:g} s of a failed cell ({why})",
+                f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
+                f"again with `kit bench {framework} {scenario}`",
+            )
+        progress(f"{server.name} serves {scenario} again after {time.monotonic() - start:.0f} s")
+
+    def _wait_serving(self, framework: str, scenario: str, wait_s: float) -> str:
+        """"" once the server serves a correct prediction, else why it still did not after `wait_s`."""
+        start = time.monotonic()
         while why := self._not_serving(framework, scenario):
             if time.monotonic() - start >= wait_s:
-                raise ServerGone(
-                    f"not run: {server.name} ({server.private_ip}) did not serve {framework}/{scenario} "
-                    f"again within {wait_s:g} s of a failed cell ({why})",
-                    f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
-                    f"again with `kit bench {framework} {scenario}`",
-                )
+                return why
             time.sleep(3)
-        progress(f"{server.name} serves {scenario} again after {time.monotonic() - start:.0f} s")
+        return ""
+
+    def _restart_server(
+        self,
+        man: manifest.Manifest,
+        run_dir: Path,
+        pair: tuple[str, str],
+        why: str,
+        wait_s: float,
+        part: int,
+        progress: Progress,
+    ) -> None:
+        """A server that stopped serving (hung, or still working off an overload's backlog) would fail
+        the next pair's deploy on it and take core time from the servers that share its cores: its
+        framework's service is restarted and waited for. Recorded in the manifest (`restarts`) and
+        the report, because it happened between measured cells."""
+        framework, scenario = pair
+        server = self.hosts().server(framework)
+        unit = frameworks.get(framework).service
+        progress(f"restarting {unit} on {server.name}: it did not serve {framework}/{scenario} again")
+        start = time.monotonic()
+        try:
+            remote.restart_service(self.ssh(), server, unit)
+            still = self._wait_serving(framework, scenario, wait_s)
+            outcome = f"still not serving after {wait_s:g} s ({still})" if still else "serving again"
+        except KitError as exc:
+            still, outcome = exc.what, f"restart failed: {exc.what}"
+        entry = {
+            "framework": framework,
+            "host": server.name,
+            "after": f"{framework}/{scenario}",
+            "part": part,
+            "reason": why,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.monotonic() - start, 1),
+            "serving": not still,
+            "outcome": outcome,
+        }
+        man.setdefault("restarts", []).append(entry)
+        manifest.save(run_dir, man)
+        progress(f"{unit} on {server.name}: {outcome} ({entry['seconds']:g} s)")
 
     def sweep_results(self, run_dir: Path) -> dict[str, Any]:
         """The run's sweeps (pair/payload -> best rate, probes, why it stopped), empty without any."""

@@ -22,7 +22,7 @@ from kit.errors import KitError
 from kit.load import collect, vegeta
 from kit.load.plan import Plan, engine_path
 from kit.provision.inventory import Host
-from kit.remote import Ssh, q
+from kit.remote import Ssh, as_root, q
 from kit.results import store
 
 REMOTE_DIR = "/opt/kit/load"
@@ -36,11 +36,6 @@ class EngineRun:
     returncode: int
     interrupted: bool
     stderr_tail: str
-
-
-def as_root(host: Host, command: str) -> str:
-    """The command as root: itself for root, through passwordless sudo (as Ansible's become) else."""
-    return command if host.ssh_user == "root" else f"sudo -n sh -c {q(command)}"
 
 
 def prepare_dir(ssh: Ssh, host: Host, folder: str) -> None:

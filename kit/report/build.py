@@ -226,6 +226,15 @@ def _facts(data: RunData) -> str:
             else "; the hosts' facts (CPU, cores, memory, kernel, OS, Python, link) were the same in "
             "every part."
         )
+    restarts = man.get("restarts") or []
+    if restarts:
+        facts += (
+            " Framework services the kit restarted because their server stopped serving (the cells after "
+            "a restart ran on a fresh process): " + "; ".join(
+                f"{r['framework']} on {r['host']} after {r['after']} at {r['at']}: {r['outcome']}"
+                for r in restarts
+            ) + "."
+        )
     shaped = shaped_links(man.get("hosts") or {})
     if shaped:
         facts += (

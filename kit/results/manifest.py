@@ -40,11 +40,13 @@ class Cell(_CellPart):
 
 
 class _ManifestParts(TypedDict, total=False):
-    """Written since runs can be resumed; a manifest from before has neither."""
+    """Keys added since the first manifests (resumable runs, restarts): older manifests lack them."""
 
     pairs: list[list[str]]  # the (framework, scenario) pairs the run was asked for
     # One entry per part of the run: when it started, with which kit, on hosts with which facts.
     parts: list[dict[str, Any]]
+    # A framework's service restarted between cells because its server stopped serving (kit.stages).
+    restarts: list[dict[str, Any]]
 
 
 class Manifest(_ManifestParts):

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -101,3 +104,44 @@ def _fill(disk: Path) -> int:
         except OSError as exc:
             assert exc.errno == 28, exc  # ENOSPC, nothing else
     return written
+
+
+KitWithFault = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
+
+
+@pytest.fixture(scope="session")
+def kit_with_fault() -> KitWithFault:
+    return _kit_with_fault
+
+
+def _kit_with_fault(
+    results: Path,
+    args: Sequence[str],
+    fault: Callable[[], None],
+    env: dict[str, str] | None = None,
+    after_s: float = 4,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`kit ARGS` (a bench) in a child process; `fault()` once its first cell has been measuring for
+    `after_s` seconds (a cell's plan is written just before its engine starts). Returns the process
+    and the run folder the bench made under `results`."""
+    before = {p for p in results.iterdir() if p.is_dir()} if results.exists() else set()
+    child = subprocess.Popen(
+        [str(Path(sys.executable).with_name("kit")), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not [p for p in results.glob("*/raw/**/*.plan.json") if p.parents[5] not in before]:
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.5)
+        time.sleep(after_s)
+        fault()
+        out, err = child.communicate(timeout=900)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    (run,) = {p for p in results.iterdir() if p.is_dir()} - before
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err), run

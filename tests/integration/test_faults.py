@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-import os
 import re
 import subprocess
 import sys
@@ -63,33 +62,20 @@ def home(shared_home: Path, require_binaries: None, environment: Any) -> Iterato
             kit("down")
 
 
-def bench_with_fault(
-    home: Path, fault: Callable[[], None], *args: str, env: dict[str, str] | None = None, after_s: float = 4
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """`kit bench mlserver malware` in a child process; `fault()` once the first cell has been measuring
-    for a few seconds (its plan is written just before the engine starts). Returns the run folder."""
-    results = Path(env["KIT_RESULTS"]) if env and "KIT_RESULTS" in env else home / "results"
-    before = {p for p in results.iterdir() if p.is_dir()} if results.exists() else set()
-    child = subprocess.Popen(
-        [str(Path(sys.executable).with_name("kit")), "bench", "mlserver", "malware", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not [p for p in results.glob("*/raw/**/*.plan.json") if p.parents[5] not in before]:
-            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
-            time.sleep(0.5)
-        time.sleep(after_s)
-        fault()
-        out, err = child.communicate(timeout=600)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    (run,) = {p for p in results.iterdir() if p.is_dir()} - before
-    return subprocess.CompletedProcess(child.args, child.returncode, out, err), run
+BenchWithFault = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
+
+
+@pytest.fixture
+def bench_with_fault(home: Path, kit_with_fault: BenchWithFault) -> BenchWithFault:
+    """`kit bench mlserver malware` with `fault()` a few seconds into its first cell (conftest)."""
+
+    def bench(
+        fault: Callable[[], None], env: dict[str, str] | None = None, after_s: float = 4
+    ) -> tuple[subprocess.CompletedProcess[str], Path]:
+        results = Path(env["KIT_RESULTS"]) if env and "KIT_RESULTS" in env else home / "results"
+        return kit_with_fault(results, ["bench", "mlserver", "malware"], fault, env, after_s)
+
+    return bench
 
 
 def cells(run: Path) -> list[dict[str, Any]]:
@@ -158,11 +144,11 @@ def test_the_server_is_unreachable_from_outside_the_private_network(home: Path) 
         proc.run(["ip", "netns", "del", ns], timeout=30, check=False)
 
 
-def test_a_killed_framework_fails_its_cell_and_the_run_goes_on(home: Path) -> None:
+def test_a_killed_framework_fails_its_cell_and_the_run_goes_on(bench_with_fault: BenchWithFault) -> None:
     def kill() -> None:
         in_server("kill -9 $(systemctl show -p MainPID --value mlserver)")
 
-    result, run = bench_with_fault(home, kill)
+    result, run = bench_with_fault(kill)
     assert result.returncode == 0, result.stderr
     first, second = cells(run)
     assert first["status"] == "failed", first
@@ -179,11 +165,13 @@ def test_a_killed_framework_fails_its_cell_and_the_run_goes_on(home: Path) -> No
     assert pl.read_parquet(run / "raw/mlserver/malware/small/11/rep0.parquet").height > 0
 
 
-def test_a_stopped_server_host_fails_the_cell_naming_the_host(home: Path, environment: Any) -> None:
+def test_a_stopped_server_host_fails_the_cell_naming_the_host(
+    home: Path, environment: Any, bench_with_fault: BenchWithFault
+) -> None:
     config = home / "faults-short-wait.toml"
     config.write_text(CONFIG.format(recover_s=15))
     with environment(KIT_CONFIG=str(config)):
-        result, run = bench_with_fault(home, lambda: sh("lxc", "stop", "--force", SERVER))
+        result, run = bench_with_fault(lambda: sh("lxc", "stop", "--force", SERVER))
     assert result.returncode == 0, result.stderr
     first, second = cells(run)
     assert first["status"] == "failed" and first["reason"].startswith(f"srv-mlserver ({SERVER_IP}) stopped answering")
@@ -191,6 +179,10 @@ def test_a_stopped_server_host_fails_the_cell_naming_the_host(home: Path, enviro
     assert second["status"] == "failed" and second["reason"].startswith(
         f"not run: srv-mlserver ({SERVER_IP}) did not serve mlserver/malware again within 15 s of a failed cell"
     ), second
+    # The kit tried to restart the framework's service before going on, and says that it could not.
+    (restart,) = json.loads((run / "manifest.json").read_text())["restarts"]
+    assert (restart["framework"], restart["after"], restart["serving"]) == ("mlserver", "mlserver/malware", False)
+    assert restart["outcome"] == f"restart failed: host srv-mlserver ({SERVER_IP}) did not answer over SSH"
     assert kit("up").exit_code == 0  # starts the stopped host; its server comes back with the model
 
 
@@ -218,10 +210,12 @@ def test_a_link_shaped_to_1_mbit_completes_and_the_report_shows_it(home: Path) -
 
 
 def test_a_full_results_disk_stops_the_bench_and_corrupts_nothing(
-    home: Path, small_disk: Callable[[Path, str], AbstractContextManager[Path]], fill: Callable[[Path], int]
+    home: Path,
+    bench_with_fault: BenchWithFault,
+    small_disk: Callable[[Path, str], AbstractContextManager[Path]], fill: Callable[[Path], int]
 ) -> None:
     with small_disk(home / "small-results", "2m") as disk:
-        result, run = bench_with_fault(home, lambda: fill(disk), env={"KIT_RESULTS": str(disk)}, after_s=2)
+        result, run = bench_with_fault(lambda: fill(disk), env={"KIT_RESULTS": str(disk)}, after_s=2)
         assert result.returncode == 1, result.stderr
         errors = [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
         assert re.match(r"Error: could not write .+: No space left on device \(the disk is full\)$", errors[0])

@@ -9,7 +9,7 @@ private address and its explicit ports only. The last test tears everything down
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,37 @@ def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
     assert [(c["status"], c["reason"].split(":")[0]) for c in cells] == [
         ("skipped", "tensorflow_model_server unavailable on this host")
     ]
+
+
+def test_a_hung_server_is_restarted_before_its_next_pair(home: Path, kit_with_fault: Callable[..., Any]) -> None:
+    # The paper run's finding: TorchServe, still stuck after its pair (there: working off an image
+    # overload), failed the next pair's deploy through its management API. Here it hangs for real:
+    # every process of its unit is stopped (SIGSTOP) during the first pair's first cell.
+    config = home / "hung.toml"
+    config.write_text(
+        'frameworks = ["torchserve"]\nscenarios = ["malware", "crypto"]\n[bench]\nrates = [10, 11]\n'
+        "duration_s = 8\nwarmup_s = 1\ntimeout_s = 2\nrecover_s = 90\n"
+    )
+    hang = ["lxc", "exec", "kit-srv-torchserve", "--", "systemctl", "kill", "--signal=SIGSTOP", "torchserve"]
+    result, run = kit_with_fault(
+        home / "results", ["--config", str(config), "bench", "all"], lambda: proc.run(hang, timeout=60)
+    )
+    assert result.returncode == 0, result.stderr
+    man = json.loads((run / "manifest.json").read_text())
+    malware = [c for c in man["cells"] if c["scenario"] == "malware"]
+    assert [c["status"] for c in malware] == ["failed", "failed"], malware
+    assert malware[0]["reason"].startswith(f"srv-torchserve ({ADDRESS['torchserve']}) stopped answering: after the cell")
+    gone = f"not run: srv-torchserve ({ADDRESS['torchserve']}) did not serve torchserve/malware again within 90 s"
+    assert malware[1]["reason"].startswith(gone), malware[1]
+    (restart,) = man["restarts"]
+    assert (restart["framework"], restart["host"], restart["after"]) == ("torchserve", "srv-torchserve", "torchserve/malware")
+    assert (restart["serving"], restart["outcome"], restart["reason"]) == (True, "serving again", malware[1]["reason"])
+    # The next pair deployed and measured on the restarted server.
+    crypto = [c for c in man["cells"] if c["scenario"] == "crypto"]
+    assert len(crypto) == 2 and all(c["status"] in ("ok", "invalid") for c in crypto), crypto
+    assert kit("report", run.name).exit_code == 0
+    text = (run / "report" / "report.md").read_text()
+    assert f"torchserve on srv-torchserve after torchserve/malware at {restart['at']}: serving again" in text
 
 
 def test_second_converge_changes_nothing(home: Path) -> None:

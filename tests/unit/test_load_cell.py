@@ -9,9 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
-from kit.load.client import as_root
 from kit.load.plan import Phase, Plan, Target
 from kit.provision.inventory import Host
+from kit.remote import as_root
 from kit.results.schema import RAW_SCHEMA
 from kit.stages import _cell_rows, _store_telemetry
 from kit.telemetry import collect

@@ -257,3 +257,27 @@ def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path)
         "part 1 from 2026-11-30T09:00:00Z (git bbbbbbbbbbbb). Hosts' facts changed between parts: "
         "part 1: srv-mlserver cores 1 -> 2."
     ) in text
+
+
+def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path) -> None:
+    run = tmp_path / "smoke"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    man = json.loads((run / "manifest.json").read_text())
+    why = "not run: srv-torchserve (10.78.0.21) did not serve torchserve/image again within 120 s of a failed cell"
+    man["restarts"] = [
+        {"framework": "torchserve", "host": "srv-torchserve", "after": "torchserve/image", "part": 0,
+         "reason": why, "at": "2026-11-29T13:00:00Z", "seconds": 41.2, "serving": True,
+         "outcome": "serving again"},
+        {"framework": "mlserver", "host": "srv-mlserver", "after": "mlserver/malware", "part": 0,
+         "reason": why, "at": "2026-11-29T14:00:00Z", "seconds": 10.3, "serving": False,
+         "outcome": "restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH"},
+    ]
+    (run / "manifest.json").write_text(json.dumps(man))
+    build_report(run)
+    text = (run / "report" / "report.md").read_text()
+    assert (
+        "Framework services the kit restarted because their server stopped serving (the cells after a "
+        "restart ran on a fresh process): torchserve on srv-torchserve after torchserve/image at "
+        "2026-11-29T13:00:00Z: serving again; mlserver on srv-mlserver after mlserver/malware at "
+        "2026-11-29T14:00:00Z: restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH."
+    ) in text

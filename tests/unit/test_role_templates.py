@@ -108,3 +108,12 @@ def test_every_role_documents_every_default() -> None:
         documented = {name for entry in specs.values() for name in (entry.get("options") or {})}
         missing = set(defaults(role_dir.name) or {}) - documented
         assert not missing, f"{role_dir.name}: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_each_role_installs_the_unit_the_kit_restarts(framework: str) -> None:
+    # kit bench restarts a server left not serving with `systemctl restart <Framework.service>`.
+    tasks = yaml.safe_load((ROLES / framework / "tasks" / "service.yml").read_text())
+    dests = [t["ansible.builtin.template"]["dest"] for t in tasks if "ansible.builtin.template" in t]
+    assert f"/etc/systemd/system/{FRAMEWORKS[framework].service}.service" in dests
+    assert (ROLES / framework / "templates" / f"{FRAMEWORKS[framework].service}.service.j2").exists()
