@@ -240,18 +240,16 @@ def test_a_shaped_link_is_named_and_a_default_one_is_not() -> None:
 
 
 def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path) -> None:
-    run = tmp_path / "smoke"
-    shutil.copytree(DATA / "runs" / "smoke", run)
-    man = json.loads((run / "manifest.json").read_text())
-    later = json.loads(json.dumps(man["hosts"]))
+    hosts = json.loads((DATA / "runs" / "smoke" / "manifest.json").read_text())["hosts"]
+    later = json.loads(json.dumps(hosts))
     later["srv-mlserver"]["cores"] = "2"
-    man["parts"] = [
-        {"started_at": "2026-11-29T09:00:00Z", "git_sha": "a" * 40, "hosts": man["hosts"]},
-        {"started_at": "2026-11-30T09:00:00Z", "git_sha": "b" * 40, "hosts": later},
-    ]
-    (run / "manifest.json").write_text(json.dumps(man))
-    build_report(run)
-    text = (run / "report" / "report.md").read_text()
+    text = smoke_report_with(
+        tmp_path,
+        parts=[
+            {"started_at": "2026-11-29T09:00:00Z", "git_sha": "a" * 40, "hosts": hosts},
+            {"started_at": "2026-11-30T09:00:00Z", "git_sha": "b" * 40, "hosts": later},
+        ],
+    )
     assert (
         "Measured in 2 parts (`kit bench all --resume`): part 0 from 2026-11-29T09:00:00Z (git aaaaaaaaaaaa); "
         "part 1 from 2026-11-30T09:00:00Z (git bbbbbbbbbbbb). Hosts' facts changed between parts: "
@@ -260,11 +258,8 @@ def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path)
 
 
 def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path) -> None:
-    run = tmp_path / "smoke"
-    shutil.copytree(DATA / "runs" / "smoke", run)
-    man = json.loads((run / "manifest.json").read_text())
     why = "not run: srv-torchserve (10.78.0.21) did not serve torchserve/image again within 120 s of a failed cell"
-    man["restarts"] = [
+    restarts = [
         {"framework": "torchserve", "host": "srv-torchserve", "after": "torchserve/image", "part": 0,
          "reason": why, "at": "2026-11-29T13:00:00Z", "seconds": 41.2, "serving": True,
          "outcome": "serving again"},
@@ -272,12 +267,20 @@ def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path)
          "reason": why, "at": "2026-11-29T14:00:00Z", "seconds": 10.3, "serving": False,
          "outcome": "restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH"},
     ]
-    (run / "manifest.json").write_text(json.dumps(man))
-    build_report(run)
-    text = (run / "report" / "report.md").read_text()
+    text = smoke_report_with(tmp_path, restarts=restarts)
     assert (
         "Framework services the kit restarted because their server stopped serving (the cells after a "
         "restart ran on a fresh process): torchserve on srv-torchserve after torchserve/image at "
         "2026-11-29T13:00:00Z: serving again; mlserver on srv-mlserver after mlserver/malware at "
         "2026-11-29T14:00:00Z: restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH."
     ) in text
+
+
+def smoke_report_with(tmp_path: Path, **keys: object) -> str:
+    """The captured smoke run's report.md with `keys` laid over its manifest."""
+    run = tmp_path / "smoke"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    man = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**man, **keys}))
+    build_report(run)
+    return (run / "report" / "report.md").read_text()
