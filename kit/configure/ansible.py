@@ -7,12 +7,14 @@ failed task comes back as the host, the task name and the module's message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,18 +127,19 @@ def run_playbook(
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private / "cp"),
     }
     start = time.monotonic()
-    runner = ansible_runner.run(
-        private_data_dir=str(private),
-        project_dir=str(ANSIBLE_DIR),
-        playbook=playbook,
-        extravars=dict(extravars or {}),
-        limit=limit,
-        cmdline="--check --diff" if check else None,
-        envvars=envvars,
-        quiet=True,
-        timeout=timeout,
-        event_handler=on_event,
-    )
+    with own_signal_handlers():
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(ANSIBLE_DIR),
+            playbook=playbook,
+            extravars=dict(extravars or {}),
+            limit=limit,
+            cmdline="--check --diff" if check else None,
+            envvars=envvars,
+            quiet=True,
+            timeout=timeout,
+            event_handler=on_event,
+        )
     seconds = time.monotonic() - start
     close_ssh_masters(private / "cp", log)
     stdout = runner.stdout.read() if runner.stdout else ""
@@ -162,9 +165,24 @@ def run_playbook(
     return result
 
 
+@contextlib.contextmanager
+def own_signal_handlers() -> Iterator[None]:
+    """ansible-runner, given no cancel callback, replaces the process's SIGINT and SIGTERM handlers
+    with its own (they only flag the run to cancel) and never puts them back: after the first
+    playbook, Ctrl-C and SIGTERM would no longer stop a `kit bench all` at all (the paper run showed
+    it). Its handlers stay while it runs (Ctrl-C cancels the playbook); the kit's come back after."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 def raise_if_interrupted(status: str) -> None:
-    """ansible-runner catches Ctrl-C itself and ends `canceled` (no cancel callback is given, so
-    nothing else cancels a run): it must stop the command as Ctrl-C, not read as a failed deploy
+    """ansible-runner turns Ctrl-C into a run that ends `canceled` (its own handler, see
+    own_signal_handlers): it must stop the command as Ctrl-C, not read as a failed deploy
     (which `kit bench` records against the pair's cells and then goes on with the next pair)."""
     if status == "canceled":
         raise KeyboardInterrupt

@@ -9,6 +9,7 @@ private address and its explicit ports only. The last test tears everything down
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,18 @@ def test_servers_listen_on_their_private_address_and_explicit_ports(home: Path, 
         mine = (f"{ADDRESS[framework]}:{port} ", f"[::ffff:{ADDRESS[framework]}]:{port} ")
         assert any(m in listening for m in mine), (framework, port, listening)
         assert f"0.0.0.0:{port} " not in listening and f"*:{port} " not in listening
+
+
+@pytest.mark.parametrize("framework", RUNNING_HERE)
+def test_every_server_may_hold_many_connections(home: Path, framework: str) -> None:
+    sh = ["lxc", "exec", f"kit-srv-{framework}", "--", "sh", "-c"]
+    limits = proc.run(
+        [*sh, f"cat /proc/$(systemctl show -p MainPID --value {framework})/limits"], timeout=60
+    ).stdout
+    # The unit asks for 65536; systemd grants at most its container's hard limit (the LXD daemon's:
+    # 20000 on this machine). What matters is far above systemd's default of 1024.
+    found = re.search(r"^Max open files\s+(\d+)\s+(\d+)\s+files", limits, re.M)
+    assert found and 10_000 <= int(found[1]) <= 65536, limits
 
 
 def test_tfserving_is_recorded_unavailable_never_substituted(home: Path) -> None:

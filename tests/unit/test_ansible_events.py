@@ -52,3 +52,27 @@ def test_a_run_ansible_runner_cancelled_is_ctrl_c_not_a_failure() -> None:
         ansible.raise_if_interrupted("canceled")
     for status in ("successful", "failed", "timeout"):
         ansible.raise_if_interrupted(status)
+
+
+def test_ctrl_c_stops_the_kit_again_after_a_playbook() -> None:
+    # ansible-runner's own signal_handler (what ansible_runner.run installs when given no cancel
+    # callback) swallowed every later Ctrl-C of a paper run. Inside own_signal_handlers it is undone.
+    import os
+    import signal
+
+    from ansible_runner.utils import signal_handler
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        with ansible.own_signal_handlers():
+            cancelled = signal_handler()
+            assert cancelled is not None and signal.getsignal(signal.SIGINT) not in before
+            os.kill(os.getpid(), signal.SIGINT)  # during the run: the runner's flag, not an exception
+            assert cancelled()
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.1)  # let the handler run
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
