@@ -151,6 +151,8 @@ def test_ctrl_c_keeps_rows_and_marks_the_cell_partial(home: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test session started in the background passes SIGINT on ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # The plan is written just before the engine starts: from then on rows are being measured.
@@ -196,6 +198,14 @@ def test_resume_measures_the_cut_off_cell_again(home: Path) -> None:
     assert again.exit_code == 0 and "Nothing left to measure" in again.stdout
     assert kit("report", run.name).exit_code == 0
     assert "Measured in 2 parts" in (run / "report" / "report.md").read_text()
+
+
+def test_deploy_starts_a_stopped_server(home: Path) -> None:
+    ssh(home, "10.78.0.23", "systemctl stop mlserver")
+    result = kit("deploy", "mlserver", "malware")
+    assert result.exit_code == 0, result.stderr
+    assert "parity pass" in result.stdout
+    assert ssh(home, "10.78.0.23", "systemctl is-active mlserver").stdout.strip() == "active"
 
 
 def test_unreachable_server_is_named_and_healed(home: Path) -> None:

@@ -62,6 +62,9 @@ def test_ctrl_c_stops_the_kit_again_after_a_playbook() -> None:
 
     from ansible_runner.utils import signal_handler
 
+    inherited = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    # As in a kit started from a terminal (a background start inherits SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
         with ansible.own_signal_handlers():
@@ -74,5 +77,5 @@ def test_ctrl_c_stops_the_kit_again_after_a_playbook() -> None:
             os.kill(os.getpid(), signal.SIGINT)
             signal.sigtimedwait([], 0.1)  # let the handler run
     finally:
-        signal.signal(signal.SIGINT, before[0])
-        signal.signal(signal.SIGTERM, before[1])
+        signal.signal(signal.SIGINT, inherited[0])
+        signal.signal(signal.SIGTERM, inherited[1])
