@@ -602,7 +602,7 @@ class Kit:
             "after": f"{framework}/{scenario}",
             "part": part,
             "reason": why,
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "at": envstate.now(),
             "seconds": round(time.monotonic() - start, 1),
             "serving": not still,
             "outcome": outcome,
