@@ -113,6 +113,18 @@ def test_every_server_may_hold_many_connections(home: Path, framework: str) -> N
     assert found and 10_000 <= int(found[1]) <= 65536, limits
 
 
+@pytest.mark.parametrize("framework", RUNNING_HERE)
+def test_deploy_starts_a_stopped_server(home: Path, framework: str) -> None:
+    # A deploy must not assume its server runs: the previous pair may have left it stopped (the kit
+    # restarts a hung one, but a restart can fail, and a user may stop it by hand).
+    sh = ["lxc", "exec", f"kit-srv-{framework}", "--", "systemctl"]
+    proc.run([*sh, "stop", framework], timeout=120)
+    result = kit("deploy", framework, "malware")
+    assert result.exit_code == 0, f"{framework}: {result.stderr}"
+    assert "parity pass" in result.stdout
+    assert proc.run([*sh, "is-active", framework], timeout=60, check=False).stdout.strip() == "active"
+
+
 def test_tfserving_is_recorded_unavailable_never_substituted(home: Path) -> None:
     result = kit("deploy", "tfserving", "malware")
     assert result.exit_code == 1
