@@ -29,6 +29,7 @@ import polars as pl
 from kit import __version__
 from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.results import aggregate, analysis, manifest, store
+from kit.results.cells import CellKey
 from kit.results.schema import conform
 
 PAYLOADS = ("small", "medium", "large")
@@ -97,9 +98,9 @@ def generate(run_dir: Path, rows: int, files: int, seed: int) -> None:
     per_file, extra = divmod(rows, len(todo))
     for i, cell in enumerate(todo):
         n = per_file + (1 if i < extra else 0)
-        store.write_raw(cell_rows(rng, n, cell), store.raw_path(run_dir, *cell))
-        key = dict(zip(manifest.CELL_KEY, cell, strict=True))
-        manifest.update_cell(man, {**key, "status": "ok", "reason": "", "summary": {}})  # type: ignore[typeddict-item]
+        key = CellKey(*cell)
+        store.write_raw(cell_rows(rng, n, cell), key.raw_path(run_dir))
+        manifest.update_cell(man, {**key.as_dict(), "status": "ok", "reason": "", "summary": {}})  # type: ignore[typeddict-item]
     manifest.save(run_dir, man)
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import sys
 
+from kit import deploy
 from kit.config import Config
+from kit.context import Context
 from kit.frameworks import FRAMEWORKS
-from kit.stages import Kit
 
 HEALTH = {
     "torchserve": "/ping",
@@ -28,9 +29,9 @@ HEALTH = {
 VENV = {"torchserve": "torchserve", "mlserver": "mlserver", "mlflow": "mlflow", "bentoml": "bentoml"}
 
 
-def measure(kit: Kit, fw: str) -> str:
-    ssh, server = kit.ssh(), kit.hosts().server(fw)
-    reason = kit.unavailable(fw)
+def measure(ctx: Context, fw: str) -> str:
+    ssh, server = ctx.ssh, ctx.hosts.server(fw)
+    reason = deploy.unavailable(ctx, fw)
     if reason:
         return f"{fw:<11} skipped: {reason[:80]}"
     install = _seconds(
@@ -71,9 +72,9 @@ def _seconds(ms: str) -> float:
 
 
 def main(ids: list[str]) -> None:
-    kit = Kit(Config())
+    ctx = Context(Config())
     for fw in ids:
-        print(measure(kit, fw), flush=True)
+        print(measure(ctx, fw), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from kit import __version__, config
+from kit import __version__, config, deploy, env, runs
+from kit.bench import runner
+from kit.bench.settings import Request
+from kit.context import Context
 from kit.doctor import run_aws_checks, run_checks
 from kit.errors import KitError, UsageError
-from kit.ids import SCENARIOS
-from kit.stages import Kit, require_framework, require_scenario
+from kit.ids import PROVIDERS, SCENARIOS, require_framework, require_scenario
 
 T = TypeVar("T")
 out = Console()
@@ -30,8 +32,8 @@ class State:
         self.config_path = config_path
         self.debug = debug
 
-    def kit(self) -> Kit:
-        return Kit(config.load(self.config_path))
+    def context(self) -> Context:
+        return Context(config.load(self.config_path))
 
 
 @contextmanager
@@ -48,6 +50,18 @@ def live(title: str) -> Iterator[Callable[[str], None]]:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--json`: the same data as the table, machine-readable, on stdout (progress stays on stderr)."""
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+
+
+def provider_option(default: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--provider`, its choices from kit.ids.PROVIDERS."""
+    return click.option(
+        "--provider", type=click.Choice(PROVIDERS), default=default, show_default=default is not None
+    )
 
 
 INTERRUPTED_HINT = "rows measured so far are kept and their cell marked partial; `kit down` cleans up"
@@ -119,8 +133,8 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--provider", type=click.Choice(["local", "aws"]), default="local", show_default=True)
+@json_option
+@provider_option("local")
 @click.pass_obj
 def doctor(state: State, as_json: bool, provider: str) -> None:
     """Check every prerequisite and print the fix for each missing one."""
@@ -147,15 +161,14 @@ def doctor(state: State, as_json: bool, provider: str) -> None:
 
 
 @cli.command()
-@click.option("--provider", type=click.Choice(["local", "aws"]), default="local", show_default=True)
+@provider_option("local")
 @click.option("--gpu", is_flag=True, help="GPU server hosts (aws only).")
 @click.option("--yes", is_flag=True, help="aws: go on without asking after printing the cost estimate.")
 @click.pass_obj
 def up(state: State, provider: str, gpu: bool, yes: bool) -> None:
     """Provision one client and one server host per framework, then install everything on them."""
-    if gpu and provider == "local":
-        raise UsageError("--gpu needs --provider aws", "The local provider has no GPUs; drop --gpu")
-    kit = state.kit()
+    ctx = state.context()
+    env.provider(ctx, provider, gpu=gpu)  # --gpu on the local provider is refused before anything starts
     title = f"kit up ({provider})"
     with err.status(title) as spinner:
 
@@ -170,7 +183,7 @@ def up(state: State, provider: str, gpu: bool, yes: bool) -> None:
             finally:
                 spinner.start()
 
-        result = kit.up(provider, progress, gpu=gpu, confirm=confirm)
+        result = env.up(ctx, provider, progress, gpu=gpu, confirm=confirm)
     timings = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result["timings"].items())
     out.print(f"[green]Up[/]: environment {result['env_id']} on {provider} ({timings})")
     _hosts_table(result["hosts"])
@@ -204,11 +217,11 @@ def _hosts_table(hosts: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_obj
 def status(state: State, as_json: bool) -> None:
     """Show the environment's hosts and whether they answer."""
-    data = state.kit().status()
+    data = env.status(state.context())
     if as_json:
         emit_json(data)
         return
@@ -232,12 +245,12 @@ def status(state: State, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--provider", type=click.Choice(["local", "aws"]), default=None)
+@provider_option(None)
 @click.pass_obj
 def down(state: State, provider: str | None) -> None:
     """Destroy every host and the private network. Safe to run twice, or after any failure."""
     with live("kit down") as progress:
-        result = state.kit().down(provider, progress)
+        result = env.down(state.context(), provider, progress)
     removed = ", ".join(result["removed"]) or "nothing was up"
     out.print(f"[green]Down[/] in {result['seconds']:.1f}s: {removed}")
 
@@ -246,12 +259,12 @@ def down(state: State, provider: str | None) -> None:
 @click.option("--run-id", default=None, help="Delete this run's resources, expired or not.")
 @click.option("--region", default=None, help="Region to search (default: the config's [aws] region).")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_obj
 def reap(state: State, run_id: str | None, region: str | None, dry_run: bool, as_json: bool) -> None:
     """Delete every AWS resource the kit tagged whose ExpiresAt has passed (or of --run-id), state or not."""
     with live("kit reap") as progress:
-        result = state.kit().reap(run_id, dry_run=dry_run, region=region, progress=progress)
+        result = env.reap(state.context(), run_id, dry_run=dry_run, region=region, progress=progress)
     if as_json:
         emit_json(result)
         return
@@ -273,13 +286,13 @@ def reap(state: State, run_id: str | None, region: str | None, dry_run: bool, as
 
 @cli.command()
 @click.argument("scenario", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_obj
 def build(state: State, scenario: str | None, as_json: bool) -> None:
     """Build SCENARIO's model and its five exports (all scenarios if omitted); cached by content."""
     ids = _scenario_ids(scenario)
     with live("kit build") as progress:
-        results = state.kit().build_all(ids, progress)
+        results = deploy.build_all(state.context(), ids, progress)
     rows = [{"scenario": r.scenario, "digest": r.digest, "cached": r.cached, "root": str(r.root),
              "exports": sorted(r.exports), "metrics": r.metrics} for r in results]
     if as_json:
@@ -302,13 +315,13 @@ def _scenario_ids(scenario: str | None) -> list[str]:
 
 @cli.command()
 @click.argument("scenario", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_obj
 def parity(state: State, scenario: str | None, as_json: bool) -> None:
     """Load every export of SCENARIO (all if omitted) in process; require the source model's outputs."""
     ids = _scenario_ids(scenario)
     with live("kit parity") as progress:
-        results = state.kit().parity_in_process(ids, progress)
+        results = deploy.parity_in_process(state.context(), ids, progress)
     if as_json:
         emit_json(results)
         return
@@ -321,16 +334,16 @@ def parity(state: State, scenario: str | None, as_json: bool) -> None:
     out.print(table)
 
 
-@cli.command()
+@cli.command("deploy")
 @click.argument("framework")
 @click.argument("scenario")
 @click.pass_obj
-def deploy(state: State, framework: str, scenario: str) -> None:
+def deploy_command(state: State, framework: str, scenario: str) -> None:
     """Ship SCENARIO's model to FRAMEWORK's host, wait until healthy, check parity from the client."""
     require_framework(framework)
     require_scenario(scenario)
     with live(f"kit deploy {framework} {scenario}") as progress:
-        result = state.kit().deploy(framework, scenario, progress)
+        result = deploy.deploy(state.context(), framework, scenario, progress)
     out.print(
         f"[green]Deployed[/] {scenario} on {result['host']} in {result['seconds']:.1f}s; "
         f"parity {result['parity']['verdict']} (max abs diff {result['parity']['max_abs_diff']:.3g})"
@@ -382,7 +395,6 @@ def bench(
     resume_run: str | None,
 ) -> None:
     """Drive open-loop load at FRAMEWORK serving SCENARIO (or `all`) from the client host."""
-    kit = state.kit()
     overrides = {
         "engine": engine,
         "rates": rates,
@@ -392,27 +404,7 @@ def bench(
         "slo_p99_ms": slo_p99_ms,
         "arrival": arrival,
     }
-    if resume_run is not None:
-        given = [BENCH_FLAGS[k] for k, v in overrides.items() if v]
-        given += ["--profile"] * (profile is not None) + [framework] * (framework != "all")
-        given += [scenario] * (scenario is not None)
-        if given:
-            raise UsageError(
-                f"--resume takes the run's own pairs and settings, not {' '.join(given)}",
-                f"Run `kit bench all --resume {resume_run}`",
-            )
-        pairs = []
-    elif framework == "all" and scenario is None:
-        pairs = kit.bench_pairs(profile)
-    else:
-        if scenario is None:
-            raise UsageError(
-                "missing SCENARIO",
-                f"Usage: kit bench FRAMEWORK SCENARIO, or kit bench all; scenarios: {', '.join(SCENARIOS)}",
-            )
-        require_framework(framework)
-        require_scenario(scenario)
-        pairs = [(framework, scenario)]
+    request = Request(framework, scenario, profile, overrides, resume_run)
     table = Table(
         "framework",
         "scenario",
@@ -450,29 +442,15 @@ def bench(
             err.print(f"[yellow]{cell['framework']}/{cell['scenario']} {cell['payload']}: {warning}[/]")
 
     with live("kit bench") as progress:
-        if resume_run is not None:
-            run_dir = kit.resume_bench(resume_run, progress=progress, on_cell=on_cell)
-        else:
-            run_dir = kit.bench(pairs, profile, progress=progress, on_cell=on_cell, overrides=overrides)
+        outcome = runner.bench(state.context(), request, progress, on_cell)
+    run_dir = outcome.run_dir
     done = f"Nothing left to measure in {run_dir.name}: every cell has an outcome."
     out.print(table if table.rows else done)
-    for name, result in kit.sweep_results(run_dir).items():
+    for name, result in outcome.sweeps.items():
         best = "none" if result["best_rate"] is None else f"{result['best_rate']:g} req/s"
         out.print(f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
                   f"({result['stopped_because']})")
     out.print(f"Raw rows and manifest: {run_dir}")
-
-
-#: The command line flag of each bench override, to name them in errors.
-BENCH_FLAGS = {
-    "engine": "--engine",
-    "rates": "--rate",
-    "duration_s": "--duration",
-    "repetitions": "--reps",
-    "sweep": "--sweep",
-    "slo_p99_ms": "--slo-p99-ms",
-    "arrival": "--arrival",
-}
 
 
 def _fmt(value: Any) -> str:
@@ -481,7 +459,7 @@ def _fmt(value: Any) -> str:
 
 @cli.command()
 @click.argument("run", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.option(
     "--refresh-prices",
     is_flag=True,
@@ -493,9 +471,13 @@ def report(state: State, run: str | None, as_json: bool, refresh_prices: bool) -
     results/<run>/report/."""
     from rich.text import Text
 
+    from kit.report.build import build_report
     from kit.report.tables import with_ci
 
-    result = state.kit().report(run, refresh_prices=refresh_prices)
+    ws = state.context().ws
+    prices = ws.state / "prices"
+    built = build_report(runs.resolve(ws, run), workspace_prices=prices, refresh_prices=refresh_prices)
+    result = built.checked()
     if as_json:
         emit_json(result)
         return
@@ -536,7 +518,7 @@ def report(state: State, run: str | None, as_json: bool, refresh_prices: bool) -
 @cli.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_obj
 def compare(state: State, run_a: str, run_b: str, as_json: bool) -> None:
     """Compare RUN_B against RUN_A, cell by cell: changes inside the 95 % intervals are within noise;
@@ -544,8 +526,10 @@ def compare(state: State, run_a: str, run_b: str, as_json: bool) -> None:
     from rich.text import Text
 
     from kit.report.tables import with_ci
+    from kit.results.compare import compare_runs
 
-    result = state.kit().compare(run_a, run_b)
+    ws = state.context().ws
+    result = compare_runs(runs.resolve(ws, run_a), runs.resolve(ws, run_b)).to_dict()
     if as_json:
         emit_json(result)
         return

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from kit import shipped
 from kit.errors import UsageError
 
 ARRIVALS = ("constant", "poisson")
@@ -138,4 +139,4 @@ def _validate_phases(phases: Sequence[Phase]) -> None:
 
 def engine_path() -> Path:
     """engine.py, the file the orchestrator copies to the client host and runs there."""
-    return Path(__file__).with_name("engine.py")
+    return shipped.ENGINE

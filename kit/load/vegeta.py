@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from kit.errors import KitError, UsageError
-from kit.load import collect
+from kit.load import engine_rows
 from kit.load.plan import Plan
 from kit.results.schema import conform
 
@@ -234,7 +234,7 @@ def rows_from_records(
     if df["seq"].n_unique() != df.height:
         raise KitError("vegeta's records repeat a seq within an attack", "Rerun the cell; the file is kept")
     df = df.sort("seq").with_columns(
-        *collect.cell_columns(run_id, framework, scenario, payload, rate, rep),
+        *engine_rows.cell_columns(run_id, framework, scenario, payload, rate, rep),
         pl.col("sent_ns").alias("intended_ns"),  # vegeta records the actual start only
         (pl.col("sent_ns") + pl.col("latency_ns")).alias("done_ns"),
         pl.col("latency_ns").alias("service_ns"),

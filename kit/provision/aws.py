@@ -21,7 +21,7 @@ from kit import frameworks, proc
 from kit.config import AwsProvider, Config
 from kit.errors import KitError, ProcessError, UsageError
 from kit.paths import TERRAFORM_DIR, Workspace
-from kit.provision import aws_preflight, inventory, keys, reap, tfcli
+from kit.provision import aws_preflight, aws_reap, inventory, keys, tfcli
 from kit.provision.aws_api import Clients, calling
 from kit.provision.local import UpResult
 from kit.provision.terraform import TerraformRoot
@@ -120,7 +120,7 @@ class Aws:
                     "Run `kit down` first, then `kit up` with the other --gpu setting",
                 )
             expiry = str(previous["expires_at"])
-            if (reap.parse_time(expiry) or now) <= now:
+            if (aws_reap.parse_time(expiry) or now) <= now:
                 raise KitError(
                     f"environment {run_id} expired at {expiry} (its hosts terminated themselves)",
                     "Run `kit down`, then `kit up` for a new environment",
@@ -258,11 +258,11 @@ class Aws:
                 failure = exc
                 progress(f"terraform destroy failed ({exc.what}); deleting by tags")
         progress(f"looking for resources tagged RunId={run_id}")
-        left = reap.find(clients.ec2, run_id)
+        left = aws_reap.find(clients.ec2, run_id)
         if left:
-            doomed = reap.select(left, run_id=run_id, now=reap.now_utc())
-            removed += reap.delete(clients.ec2, doomed, progress, sleep=time.sleep)
-        remaining = reap.find(clients.ec2, run_id)
+            doomed = aws_reap.select(left, run_id=run_id, now=aws_reap.now_utc())
+            removed += aws_reap.delete(clients.ec2, doomed, progress, sleep=time.sleep)
+        remaining = aws_reap.find(clients.ec2, run_id)
         if remaining:
             names = ", ".join(r.label() for r in remaining[:5])
             raise KitError(

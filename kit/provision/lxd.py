@@ -83,7 +83,7 @@ def ensure_daemon(log: Path) -> int | None:
         [
             sys.executable,
             "-m",
-            "kit.provision.reaper",
+            "kit.provision.lxd_supervisor",
             "lxd",
             "--group",
             "root",

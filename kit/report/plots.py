@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from kit.ids import FRAMEWORKS, SCENARIOS
-from kit.results.store import rate_label
+from kit.results.cells import rate_label
 
 Profile = Mapping[str, Any]  # one entry of kit.results.aggregate.latency_profiles
 DPI = 100

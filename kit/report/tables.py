@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from kit.report.document import Table
-from kit.results.store import rate_label
+from kit.results.cells import rate_label
 
 Format = Callable[[Any], str]
 

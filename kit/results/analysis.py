@@ -25,6 +25,7 @@ from kit.errors import KitError
 from kit.ids import SCENARIOS
 from kit.results import aggregate, manifest, store, usage
 from kit.results.aggregate import CELL, GROUP
+from kit.results.cells import CellKey, rate_label
 from kit.results.manifest import Manifest
 
 STATUS_SCHEMA: dict[str, pl.DataType] = {
@@ -64,14 +65,14 @@ class RunData:
     def group_files(self, only_counted: bool = True) -> dict[tuple[Any, ...], list[Path]]:
         """GROUP values -> the raw files of its (counted) repetitions, for the pooled distributions."""
         keep = {
-            tuple(r[c] for c in CELL)
+            CellKey.of(r)
             for r in self.cells.iter_rows(named=True)
             if r["counted"] or not only_counted
         }
         out: dict[tuple[Any, ...], list[Path]] = {}
         for f in self.files:
             if f.cell in keep:
-                out.setdefault(f.cell[:4], []).append(f.path)
+                out.setdefault(f.cell.group, []).append(f.path)
         return dict(sorted(out.items()))
 
 
@@ -142,7 +143,7 @@ def _statuses(man: Manifest | None) -> pl.DataFrame:
 def _missing_rows(statuses: pl.DataFrame, stats: pl.DataFrame) -> list[str]:
     gone = statuses.filter(pl.col("status").is_in(MEASURED)).join(stats.select(CELL), on=CELL, how="anti")
     return [
-        f"{r['framework']}/{r['scenario']} {r['payload']} @ {store.rate_label(r['rate'])} req/s "
+        f"{r['framework']}/{r['scenario']} {r['payload']} @ {rate_label(r['rate'])} req/s "
         f"rep {r['rep']}: {r['status']} in the manifest, but its raw rows are missing or unreadable"
         for r in gone.sort(CELL).iter_rows(named=True)
     ]

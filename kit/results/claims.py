@@ -27,8 +27,8 @@ from typing import Any
 import polars as pl
 
 from kit.ids import FRAMEWORKS, SCENARIOS
+from kit.results.cells import rate_label
 from kit.results.stats import separation
-from kit.results.store import rate_label
 
 DL_SPECIFIC = ("tfserving", "torchserve")
 GENERAL_PURPOSE = ("mlserver", "mlflow", "bentoml")

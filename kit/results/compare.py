@@ -28,9 +28,9 @@ from kit.errors import KitError
 from kit.results import analysis
 from kit.results.aggregate import GROUP
 from kit.results.analysis import RunData
+from kit.results.cells import rate_label
 from kit.results.cost import server_host
 from kit.results.stats import separation
-from kit.results.store import rate_label
 
 #: Bench settings that change what a cell measures (rates, payload lists, repetitions and sweep bounds
 #: only choose which cells exist; cooldown is the pause between them).

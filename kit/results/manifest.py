@@ -11,17 +11,16 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast, get_args
 
 from kit import __version__
 from kit.errors import KitError, write_error
+from kit.results.cells import FIELDS, CellKey
 from kit.results.schema import SCHEMA_VERSION, check_version
 
 Status = Literal["ok", "failed", "partial", "invalid", "skipped"]
 CELL_STATUSES: tuple[str, ...] = get_args(Status)
-CELL_KEY = ("framework", "scenario", "payload", "rate", "rep")
 
 
 class _CellPart(TypedDict, total=False):
@@ -45,7 +44,7 @@ class _ManifestParts(TypedDict, total=False):
     pairs: list[list[str]]  # the (framework, scenario) pairs the run was asked for
     # One entry per part of the run: when it started, with which kit, on hosts with which facts.
     parts: list[dict[str, Any]]
-    # A framework's service restarted between cells because its server stopped serving (kit.stages).
+    # A framework's service restarted between cells because its server stopped serving (kit.bench.recovery).
     restarts: list[dict[str, Any]]
 
 
@@ -95,21 +94,16 @@ def new_manifest(
     }
 
 
-def cell_key(cell: Mapping[str, Any]) -> tuple[Any, ...]:
-    # float() so that a rate read back from JSON as 50 and one given as 50.0 name the same cell.
-    return tuple(float(cell[k]) if k == "rate" else cell[k] for k in CELL_KEY)
-
-
 def update_cell(manifest: Manifest, cell: Cell) -> None:
     """Record a cell's outcome; a rerun of the same cell replaces its earlier entry."""
-    missing = [k for k in (*CELL_KEY, "status") if k not in cell]
+    missing = [k for k in (*FIELDS, "status") if k not in cell]
     if missing:
         raise ValueError(f"a cell needs {missing}")
     if cell["status"] not in CELL_STATUSES:
         raise ValueError(f"cell status must be one of {CELL_STATUSES}, got {cell['status']!r}")
     entry: Cell = {**cell, "reason": cell.get("reason") or "", "summary": cell.get("summary") or {}}
-    key = cell_key(entry)
-    manifest["cells"] = [c for c in manifest["cells"] if cell_key(c) != key] + [entry]
+    key = CellKey.of(entry)
+    manifest["cells"] = [c for c in manifest["cells"] if CellKey.of(c) != key] + [entry]
 
 
 def path_of(run_dir: Path) -> Path:

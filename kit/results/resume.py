@@ -17,6 +17,7 @@ from typing import Any
 
 from kit.errors import KitError, UsageError, write_error
 from kit.results import manifest
+from kit.results.cells import CellKey
 
 #: Outcomes a resume keeps; a `partial` cell (Ctrl-C mid-cell) is measured again.
 FINAL = tuple(s for s in manifest.CELL_STATUSES if s != "partial")
@@ -49,9 +50,9 @@ def check_resumable(man: manifest.Manifest, run_dir: Path, config_hash: str) -> 
         )
 
 
-def done_cells(man: manifest.Manifest) -> set[tuple[Any, ...]]:
-    """Keys (manifest.CELL_KEY) of the cells whose outcome is final."""
-    return {manifest.cell_key(c) for c in man["cells"] if c["status"] in FINAL}
+def done_cells(man: manifest.Manifest) -> set[CellKey]:
+    """The cells whose outcome is final."""
+    return {CellKey.of(c) for c in man["cells"] if c["status"] in FINAL}
 
 
 def first_part(man: manifest.Manifest) -> None:

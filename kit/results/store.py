@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import re
 import secrets
@@ -22,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from kit.errors import KitError, write_error
+from kit.results.cells import CellKey
 from kit.results.schema import RAW_SCHEMA, check_version, raw_file_version, raw_metadata
 
 #: Depth of the layout under raw/: framework, scenario, payload, rate, then the rep files.
@@ -29,20 +29,9 @@ RAW_GLOB = "*/*/*/*/rep*.parquet"
 RAW_LAYOUT = "raw/<framework>/<scenario>/<payload>/<rate>/rep<k>.parquet"
 
 
-def rate_label(rate: float) -> str:
-    """The folder name of a rate: "50" for 50.0 and "12.5" for 12.5, never "1e+06" as `:g` would."""
-    if not math.isfinite(rate) or rate <= 0:
-        raise ValueError(f"a rate must be a positive number of requests per second, got {rate!r}")
-    return str(int(rate)) if float(rate).is_integer() else repr(float(rate))
-
-
-def raw_path(run_dir: Path, framework: str, scenario: str, payload: str, rate: float, rep: int) -> Path:
-    return run_dir / "raw" / framework / scenario / payload / rate_label(rate) / f"rep{rep}.parquet"
-
-
 def write_raw(df: pl.DataFrame, path: Path) -> None:
     """Write one cell's rows, stamped with the schema version they follow (schema.raw_metadata).
-    The caller conforms them to RAW_SCHEMA (kit.load.collect does)."""
+    The caller conforms them to RAW_SCHEMA (kit.load.engine_rows does)."""
     _write_once(path, lambda tmp: df.write_parquet(tmp, metadata=raw_metadata()), "raw file")
 
 
@@ -65,7 +54,7 @@ class RawFile:
     """A raw file that opened, with its cell (from its place in the layout) and its row count."""
 
     path: Path
-    cell: tuple[str, str, str, float, int]  # framework, scenario, payload, rate, rep
+    cell: CellKey
     rows: int
 
 
@@ -76,7 +65,7 @@ def inspect_raw(run_dir: Path) -> tuple[list[RawFile], list[str]]:
     good: list[RawFile] = []
     problems: list[str] = []
     for path in raw_files(run_dir):
-        cell = cell_of(run_dir / "raw", path)
+        cell = CellKey.from_path(run_dir / "raw", path)
         if cell is None:
             problems.append(f"{path} is not where a raw file goes ({RAW_LAYOUT})")
             continue
@@ -95,17 +84,6 @@ def inspect_raw(run_dir: Path) -> tuple[list[RawFile], list[str]]:
             continue
         good.append(RawFile(path, cell, rows))
     return good, problems
-
-
-def cell_of(folder: Path, path: Path) -> tuple[str, str, str, float, int] | None:
-    """(framework, scenario, payload, rate, rep) of a per-cell file from its place under `folder`
-    (raw/ or telemetry/), or None when its names do not parse."""
-    framework, scenario, payload, rate, name = path.relative_to(folder).parts
-    try:
-        rep = int(name.removeprefix("rep").removesuffix(".parquet"))
-        return framework, scenario, payload, float(rate), rep
-    except ValueError:
-        return None
 
 
 def _first_line(exc: BaseException) -> str:

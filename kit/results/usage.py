@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from kit.results.aggregate import CELL
-from kit.results.store import cell_of
+from kit.results.cells import CellKey
 
 GLOB = "*/*/*/*/rep*.parquet"
 MB = 1024 * 1024
@@ -61,7 +61,7 @@ def cell_usage(run_dir: Path) -> tuple[pl.DataFrame, list[str], list[str]]:
     notes: list[str] = []
     unlabelled = 0
     for path in telemetry_files(run_dir):
-        key = cell_of(run_dir / "telemetry", path)
+        key = CellKey.from_path(run_dir / "telemetry", path)
         if key is None:
             problems.append(f"{path} is not where a telemetry file goes: left out")
             continue
@@ -98,7 +98,7 @@ def _normalise(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _one_cell(samples: pl.DataFrame, key: tuple[str, str, str, float, int]) -> pl.DataFrame:
+def _one_cell(samples: pl.DataFrame, key: CellKey) -> pl.DataFrame:
     measured = samples.filter(pl.col("phase") == "measure")
     server = pl.col("role") == "server"
     client = pl.col("role") == "client"
@@ -111,5 +111,5 @@ def _one_cell(samples: pl.DataFrame, key: tuple[str, str, str, float, int]) -> p
         (pl.col("gpu_mem_bytes").filter(server).max() / MB).alias("server_gpu_mem_max_mb"),
         pl.col("cpu_pct").filter(client).mean().alias("client_cpu_mean_pct"),
     )
-    keys = pl.DataFrame([dict(zip(CELL, key, strict=True))]).cast({"rate": pl.Float64, "rep": pl.Int32})
+    keys = pl.DataFrame([key.as_dict()]).cast({"rate": pl.Float64, "rep": pl.Int32})
     return pl.concat([keys, row], how="horizontal").cast(USAGE_SCHEMA)  # type: ignore[arg-type]

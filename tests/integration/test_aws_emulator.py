@@ -25,13 +25,13 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from kit import config, envstate, proc
+from kit import config, env, envstate, proc
 from kit.cli import cli
+from kit.context import Context
 from kit.errors import KitError, UsageError
 from kit.ids import FRAMEWORKS
 from kit.paths import TERRAFORM_DIR, Workspace
-from kit.provision import aws_preflight, inventory, reap, tfcli
-from kit.stages import Kit
+from kit.provision import aws_preflight, aws_reap, inventory, tfcli
 
 DATA = Path(__file__).parents[1] / "data"
 OPERATOR = "203.0.113.7/32"
@@ -219,20 +219,20 @@ def test_terraform_test_files(
 # --- kit up (provision) / inventory / kit down ------------------------------------------------------
 
 
-def all_tagged(url: str, run_id: str) -> list[reap.Tagged]:
-    return reap.find(ec2(url), run_id)
+def all_tagged(url: str, run_id: str) -> list[aws_reap.Tagged]:
+    return aws_reap.find(ec2(url), run_id)
 
 
 def test_up_inventory_resume_down(emulator: str, tmp_path: Path, mirror: tfcli.Source) -> None:
     cfg = config.from_dict({**settings(emulator), "frameworks": ["mlserver", "mlflow"]})
-    kit = Kit(cfg, Workspace(tmp_path))
+    ctx = Context(cfg, Workspace(tmp_path))
     seen: list[aws_preflight.Report] = []
 
     def confirm(report: aws_preflight.Report) -> bool:
         seen.append(report)
         return True
 
-    provisioned = kit.provision("aws", confirm=confirm)
+    provisioned = env.provision(ctx, "aws", confirm=confirm)
     run_id = run_of(tmp_path)
     report = seen[0]
     assert (report.region, report.zone, report.operator_cidr, report.owner) == (
@@ -334,7 +334,7 @@ def test_up_inventory_resume_down(emulator: str, tmp_path: Path, mirror: tfcli.S
 
     # Resuming `kit up` keeps the same hosts.
     before = sorted(i["InstanceId"] for i in instances)
-    kit.provision("aws", confirm=confirm)
+    env.provision(ctx, "aws", confirm=confirm)
     after = sorted(
         i["InstanceId"]
         for r in client.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])[
@@ -345,17 +345,17 @@ def test_up_inventory_resume_down(emulator: str, tmp_path: Path, mirror: tfcli.S
     assert after == before and seen[1].expires_at == report.expires_at
 
     # `kit down` leaves nothing, and is fine twice.
-    result = kit.down("aws")
+    result = env.down(ctx, "aws")
     assert result["removed"] == ["terraform resources"]
     assert all_tagged(emulator, run_id) == []
     assert not (tmp_path / ".kit" / "terraform" / "aws" / "terraform.tfstate").exists()
-    assert kit.down("aws")["removed"] == []
+    assert env.down(ctx, "aws")["removed"] == []
 
 
 def test_gpu_servers(emulator: str, tmp_path: Path, mirror: tfcli.Source) -> None:
-    kit = Kit(config.from_dict(settings(emulator)), Workspace(tmp_path))
+    ctx = Context(config.from_dict(settings(emulator)), Workspace(tmp_path))
     seen: list[aws_preflight.Report] = []
-    provisioned = kit.provision("aws", gpu=True, confirm=lambda r: seen.append(r) or True)
+    provisioned = env.provision(ctx, "aws", gpu=True, confirm=lambda r: seen.append(r) or True)
     run_id = run_of(tmp_path)
     hosts = provisioned.result.hosts
     srv = hosts.server("mlserver")
@@ -375,9 +375,9 @@ def test_gpu_servers(emulator: str, tmp_path: Path, mirror: tfcli.Source) -> Non
     assert dict(seen[0].rows())["1 x g5.xlarge"] == "4 vCPUs, 16384 MiB, 1x NVIDIA A10G"
     # The same environment cannot switch to CPU servers in place.
     with pytest.raises(UsageError) as info:
-        kit.provision("aws", gpu=False, confirm=lambda r: True)
+        env.provision(ctx, "aws", gpu=False, confirm=lambda r: True)
     assert info.value.what == "an environment with GPU servers is up"
-    kit.down("aws")
+    env.down(ctx, "aws")
     assert all_tagged(emulator, run_id) == []
 
 
@@ -410,11 +410,11 @@ def test_failure_halfway_then_down(emulator: str, tmp_path: Path, mirror: tfcli.
 
 
 def test_lost_state_is_cleaned_by_tags(emulator: str, tmp_path: Path, mirror: tfcli.Source) -> None:
-    kit = Kit(config.from_dict(settings(emulator)), Workspace(tmp_path))
-    kit.provision("aws", confirm=None)
+    ctx = Context(config.from_dict(settings(emulator)), Workspace(tmp_path))
+    env.provision(ctx, "aws", confirm=None)
     run_id = run_of(tmp_path)
     (tmp_path / ".kit" / "terraform" / "aws" / "terraform.tfstate").unlink()
-    removed = kit.down("aws")["removed"]
+    removed = env.down(ctx, "aws")["removed"]
     assert "terraform resources" not in removed
     assert sorted(x.split()[0] for x in removed) == sorted(
         ["instance"] * 2
@@ -525,7 +525,7 @@ def test_reap_expired_runs_and_a_named_run(emulator: str, tmp_path: Path) -> Non
     named = run_kit("--config", str(cfg_path), "reap", "--run-id", "env-20300101-live", "--json")
     assert named.exit_code == 0, named.stderr
     assert len(json.loads(named.stdout)["deleted"]) == 10
-    assert reap.find(client) == []
+    assert aws_reap.find(client) == []
     assert [v["VpcId"] for v in client.describe_vpcs(VpcIds=[foreign])["Vpcs"]] == [foreign]
 
 
@@ -576,7 +576,7 @@ def test_preflight_rejects(
     got_error, got_hint = error_lines(result)
     assert got_error == error
     assert got_hint.startswith(hint)
-    assert reap.find(ec2(emulator)) == []
+    assert aws_reap.find(ec2(emulator)) == []
 
 
 def test_no_credentials(emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -601,7 +601,7 @@ def test_declining_the_estimate_creates_nothing(emulator: str, tmp_path: Path) -
         "Error: kit up stopped at the cost question: nothing was created",
         "Hint: Rerun and answer y, or pass --yes to accept the estimate",
     ]
-    assert reap.find(ec2(emulator)) == []
+    assert aws_reap.find(ec2(emulator)) == []
 
 
 def test_provider_neither_mirrored_nor_downloadable(

@@ -16,7 +16,8 @@ from kit import proc
 from kit.errors import DiskFullError, KitError
 from kit.report.build import build_report
 from kit.results import manifest, store
-from kit.telemetry import collect
+from kit.results.cells import CellKey
+from kit.telemetry import frames
 
 DATA = Path(__file__).parent.parent / "data"
 Disk = Callable[[Path, str], AbstractContextManager[Path]]
@@ -30,7 +31,7 @@ def leftovers(folder: Path) -> list[str]:
 def test_raw_rows_and_tool_output_on_a_full_disk(tmp_path: Path, small_disk: Disk, fill: Fill) -> None:
     rows = pl.read_parquet(store.raw_files(DATA / "runs" / "smoke")[0])
     with small_disk(tmp_path / "results", "1m") as disk:
-        target = store.raw_path(disk / "run", "mlserver", "malware", "small", 50.0, 0)
+        target = CellKey("mlserver", "malware", "small", 50.0, 0).raw_path(disk / "run")
         fill(disk)
         with pytest.raises(DiskFullError) as info:
             store.write_raw(rows, target)
@@ -62,8 +63,8 @@ def test_the_manifest_as_last_saved_survives_a_full_disk(tmp_path: Path, small_d
 
 def test_telemetry_and_report_on_a_full_disk(tmp_path: Path, small_disk: Disk, fill: Fill) -> None:
     sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
-    frame = collect.frame(
-        collect.read_samples(sampler)[1], host="srv-mlserver", framework="mlserver", role="server",
+    frame = frames.frame(
+        frames.read_samples(sampler)[1], host="srv-mlserver", framework="mlserver", role="server",
         windows=[("measure", 0, 2**62)],
     )
     with small_disk(tmp_path / "results", "2m") as disk:
@@ -71,7 +72,7 @@ def test_telemetry_and_report_on_a_full_disk(tmp_path: Path, small_disk: Disk, f
         shutil.copytree(DATA / "runs" / "smoke", run)
         fill(disk)
         with pytest.raises(DiskFullError):
-            collect.write(frame, collect.telemetry_path(run, "mlserver", "malware", "small", 50.0, 0))
+            frames.write(frame, CellKey("mlserver", "malware", "small", 50.0, 0).telemetry_path(run))
         with pytest.raises(DiskFullError) as info:
             build_report(run)
         assert info.value.what.startswith(f"could not write {run / 'report'}")

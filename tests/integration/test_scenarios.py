@@ -11,25 +11,25 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kit import scenarios
+from kit import deploy, scenarios
 from kit.cli import cli
 from kit.config import Config
+from kit.context import Context
 from kit.errors import KitError
 from kit.paths import Workspace
-from kit.stages import Kit
 
 IDS = ["malware", "crypto", "image", "sentiment"]
 
 
 @pytest.fixture(scope="module")
-def kit(shared_home: Path, environment: Any) -> Iterator[Kit]:
+def ctx(shared_home: Path, environment: Any) -> Iterator[Context]:
     with environment(KIT_HOME=str(shared_home)):
-        yield Kit(Config(), Workspace(shared_home))
+        yield Context(Config(), Workspace(shared_home))
 
 
 @pytest.fixture(scope="module")
-def builds(kit: Kit) -> dict[str, scenarios.BuildResult]:
-    return {sid: kit.build(sid) for sid in IDS}
+def builds(ctx: Context) -> dict[str, scenarios.BuildResult]:
+    return {sid: deploy.build(ctx, sid) for sid in IDS}
 
 
 @pytest.mark.parametrize("sid", IDS)
@@ -57,14 +57,14 @@ def test_models_learned_something(builds: dict[str, scenarios.BuildResult]) -> N
     assert builds["image"].metrics["parameters"] == 3_538_984
 
 
-def test_builds_are_cached_by_content(kit: Kit, builds: dict[str, scenarios.BuildResult]) -> None:
-    again = kit.build("malware")
+def test_builds_are_cached_by_content(ctx: Context, builds: dict[str, scenarios.BuildResult]) -> None:
+    again = deploy.build(ctx, "malware")
     assert again.cached and again.digest == builds["malware"].digest
 
 
 @pytest.mark.parametrize("sid", IDS)
-def test_parity_in_process(kit: Kit, builds: dict[str, scenarios.BuildResult], sid: str) -> None:
-    results = kit.parity_in_process([sid])[sid]
+def test_parity_in_process(ctx: Context, builds: dict[str, scenarios.BuildResult], sid: str) -> None:
+    results = deploy.parity_in_process(ctx, [sid])[sid]
     assert {fw: r["verdict"] for fw, r in results.items()} == dict.fromkeys(
         ["tfserving", "torchserve", "mlserver", "mlflow", "bentoml"], "pass"
     )
@@ -77,18 +77,18 @@ def test_parity_command(builds: dict[str, scenarios.BuildResult]) -> None:
 
 
 def test_a_corrupt_artifact_is_refused(
-    kit: Kit, builds: dict[str, scenarios.BuildResult], tmp_path: Path
+    ctx: Context, builds: dict[str, scenarios.BuildResult], tmp_path: Path
 ) -> None:
     copy = tmp_path / "artifacts"
     shutil.copytree(builds["crypto"].root.parent, copy)
     (copy / builds["crypto"].root.name / "torchserve" / "model.pt").write_bytes(b"not a model")
     with pytest.raises(KitError) as info:
-        scenarios.build_cached(scenarios.get("crypto"), copy, seed=kit.cfg.seed)
+        scenarios.build_cached(scenarios.get("crypto"), copy, seed=ctx.cfg.seed)
     assert info.value.what.endswith("was modified or is corrupt")
 
 
 def test_an_export_that_computes_something_else_fails_parity(
-    kit: Kit, builds: dict[str, scenarios.BuildResult], tmp_path: Path
+    ctx: Context, builds: dict[str, scenarios.BuildResult], tmp_path: Path
 ) -> None:
     root = tmp_path / "build"
     shutil.copytree(builds["malware"].root, root)
@@ -98,5 +98,5 @@ def test_an_export_that_computes_something_else_fails_parity(
     scn = scenarios.get("malware")
     with pytest.raises(Exception) as info:
         tampered = scenarios.BuildResult("malware", root, "x", {}, {}, cached=True)
-        scenarios.parity_in_process(scn, tampered, kit.cfg.seed)
+        scenarios.parity_in_process(scn, tampered, ctx.cfg.seed)
     assert "torchserve" in str(info.value)

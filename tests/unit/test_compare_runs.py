@@ -15,6 +15,7 @@ import pytest
 
 from kit.errors import KitError
 from kit.results import compare, manifest, store
+from kit.results.cells import CellKey
 
 SMOKE = Path(__file__).parent.parent / "data" / "runs" / "smoke"
 JITTER = (1.0, 1.02, 0.98)
@@ -31,7 +32,7 @@ def make_run(root: Path, name: str, scale: float = 1.0, version: str = "1.7.1") 
             pl.lit(rep, pl.Int32).alias("rep"),
             (pl.col("latency_ns") * scale * jitter).cast(pl.Int64).alias("latency_ns"),
         )
-        store.write_raw(scaled, store.raw_path(run, "mlserver", "malware", "small", 50.0, rep))
+        store.write_raw(scaled, CellKey("mlserver", "malware", "small", 50.0, rep).raw_path(run))
         key = {"framework": "mlserver", "scenario": "malware", "payload": "small", "rate": 50.0, "rep": rep}
         manifest.update_cell(man, {**key, "status": "ok", "reason": "", "summary": {}})  # type: ignore[typeddict-item]
     manifest.save(run, man)
@@ -82,7 +83,7 @@ def test_only_the_differing_cells_are_refused(tmp_path: Path) -> None:
     a, b = make_run(tmp_path, "a"), make_run(tmp_path, "b")
     # b also benched torchserve on another host with the same rows; a did not: only in b.
     rows = pl.read_parquet(store.raw_files(b)[0]).with_columns(pl.lit("torchserve").alias("framework"))
-    store.write_raw(rows, store.raw_path(b, "torchserve", "malware", "small", 50.0, 0))
+    store.write_raw(rows, CellKey("torchserve", "malware", "small", 50.0, 0).raw_path(b))
     result = compare.compare_runs(a, b)
     assert result.only_b == ["torchserve/malware small @ 50 req/s"] and result.only_a == []
     # a's bench settings changed: every shared cell is refused, naming the key.
@@ -98,7 +99,7 @@ def test_runs_without_shared_cells_or_a_manifest_are_refused(tmp_path: Path) -> 
     a = make_run(tmp_path, "a")
     other = tmp_path / "other"
     rows = pl.read_parquet(store.raw_files(a)[0]).with_columns(pl.lit("large").alias("payload"))
-    store.write_raw(rows, store.raw_path(other, "mlserver", "malware", "large", 50.0, 0))
+    store.write_raw(rows, CellKey("mlserver", "malware", "large", 50.0, 0).raw_path(other))
     shutil.copy(a / "manifest.json", other / "manifest.json")
     with pytest.raises(KitError) as info:
         compare.compare_runs(a, other)

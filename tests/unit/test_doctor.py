@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from kit import doctor
-from kit.remote import parse_facts
+from kit.ssh import parse_facts
 
 
 def test_python_version() -> None:

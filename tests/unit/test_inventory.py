@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.configure.inventory import render
+from kit.configure.ansible_inventory import render
 from kit.errors import KitError
 from kit.provision import inventory
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import polars as pl
 
+from kit.bench.cell import cell_rows, store_telemetry
 from kit.load.plan import Phase, Plan, Target
 from kit.provision.inventory import Host
-from kit.remote import as_root
 from kit.results.schema import RAW_SCHEMA
-from kit.stages import _cell_rows, _store_telemetry
-from kit.telemetry import collect
-from kit.telemetry.remote import Fetched
+from kit.ssh import as_root
+from kit.telemetry import frames
+from kit.telemetry.remote_sampler import Fetched
 
 DATA = Path(__file__).parents[1] / "data"
 NAMES = {
@@ -33,23 +33,23 @@ PLAN = Plan(
 
 
 def test_rows_come_from_the_engines_csv_or_vegetas_records(tmp_path: Path) -> None:
-    assert _cell_rows("kit", tmp_path, "c1", PLAN, NAMES) is None  # the engine left nothing
-    assert _cell_rows("vegeta", tmp_path, "c1", PLAN, NAMES) is None
+    assert cell_rows("kit", tmp_path, "c1", PLAN, NAMES) is None  # the engine left nothing
+    assert cell_rows("vegeta", tmp_path, "c1", PLAN, NAMES) is None
     header = "phase,seq,intended_ns,sent_ns,done_ns,code,bytes_out,bytes_in,error\n"
     (tmp_path / "c1.engine.csv").write_text(
         header + "measure,1,20,21,30,200,2,3,\nwarmup,0,10,11,15,200,2,3,\n"
     )
-    rows = _cell_rows("kit", tmp_path, "c1", PLAN, NAMES)
+    rows = cell_rows("kit", tmp_path, "c1", PLAN, NAMES)
     assert rows is not None and rows.schema == pl.Schema(RAW_SCHEMA) and rows["seq"].to_list() == [0, 1]
     assert set(rows["engine"]) == {"kit"}
     shutil.copy(DATA / "vegeta" / "cell.jsonl", tmp_path / "c1.vegeta.jsonl")
-    rows = _cell_rows("vegeta", tmp_path, "c1", PLAN, NAMES)
+    rows = cell_rows("vegeta", tmp_path, "c1", PLAN, NAMES)
     assert rows is not None and rows.height == 10 and set(rows["engine"]) == {"vegeta"}
 
 
 def test_telemetry_is_labelled_from_the_engines_t0_and_warns_of_a_busy_client(tmp_path: Path) -> None:
     server = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
-    stamps = [s["ts_ns"] for s in collect.read_samples(server)[1]]
+    stamps = [s["ts_ns"] for s in frames.read_samples(server)[1]]
     t0 = stamps[0] - 500_000_000  # sample 0 half a second into the warm-up, 1 and 2 measured, 3 after
     busy_client = '{"event": "start", "scope": "host", "cpus": 1}\n' + "".join(
         json.dumps({"ts_ns": t, "cpu_pct": 97.0, "rss_bytes": 70_000_000, "procs": 10}) + "\n" for t in stamps
@@ -58,7 +58,7 @@ def test_telemetry_is_labelled_from_the_engines_t0_and_warns_of_a_busy_client(tm
     rows = pl.DataFrame(schema=RAW_SCHEMA)
     path = tmp_path / "telemetry" / "rep0.parquet"
     warnings: list[str] = []
-    summary = _store_telemetry(fetched, path, "mlserver", PLAN, {"t0_ns": t0}, rows, warnings)
+    summary = store_telemetry(fetched, path, "mlserver", PLAN, {"t0_ns": t0}, rows, warnings)
     stored = pl.read_parquet(path)
     assert stored.filter(pl.col("role") == "server")["phase"].to_list() == [
         "warmup",

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from kit.errors import KitError
-from kit.load.collect import rows_from_engine_csv, summary_from_stdout
+from kit.load.engine_rows import rows_from_engine_csv, summary_from_stdout
 from kit.results.schema import RAW_SCHEMA
 
 HEADER = "phase,seq,intended_ns,sent_ns,done_ns,code,bytes_out,bytes_in,error\n"

@@ -6,7 +6,6 @@ bounds on send lag are loose for the same reason (the 1 ms rule is checked by th
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import itertools
@@ -24,10 +23,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from kit.load import engine
-from kit.load.collect import rows_from_engine_csv
+from kit.load.engine_rows import rows_from_engine_csv
 from kit.load.plan import Phase, Plan, Target, engine_path
 from kit.results.schema import RAW_SCHEMA
+from kit.shipped import engine
 
 # /freeze/N: from the N-th request on that path, the server stops answering for 1 s; every request that
 # arrives meanwhile waits for the end of the freeze (a GC pause, a stuck worker).
@@ -211,19 +210,6 @@ def quantile(values: list[float], q: float) -> float:
 
 
 # --- pure parts ---------------------------------------------------------------------------------
-def test_engine_imports_only_the_stdlib_and_uvloop() -> None:
-    """It is copied alone to the client host, whose Python has nothing of the kit."""
-    tree = ast.parse(engine_path().read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-        if not (isinstance(node, ast.ImportFrom) and node.level)
-    }
-    assert imported - sys.stdlib_module_names == {"uvloop"}
-
-
 def test_constant_schedule_runs_the_phases_back_to_back() -> None:
     phases = [
         {"name": "warmup", "rate": 10, "duration_s": 1},

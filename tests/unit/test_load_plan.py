@@ -4,8 +4,8 @@ import json
 import pytest
 
 from kit.errors import UsageError
-from kit.load import engine
 from kit.load.plan import Phase, Plan, Target, engine_path
+from kit.shipped import engine
 
 T = Target(
     "POST", "http://10.78.0.23:8090/v2/models/malware/infer", {"Content-Type": "application/json"}, b"\x00{}"

@@ -9,18 +9,16 @@ import polars as pl
 import pytest
 
 from kit import config
+from kit.bench import protocol, settings
 from kit.errors import UsageError
-from kit.load import protocol
 from kit.load.plan import Phase
-from kit.paths import Workspace
-from kit.stages import Kit
 
 SMOKE = config.PROFILES["smoke"]
 PAPER = config.PROFILES["paper"]
 
 
-def kit(tmp_path: Path, **raw: Any) -> Kit:
-    return Kit(config.from_dict(raw), Workspace(tmp_path))
+def cfg(**raw: Any) -> config.Config:
+    return config.from_dict(raw)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -54,24 +52,25 @@ def test_bad_options_are_usage_errors(overrides: dict[str, Any], what: str) -> N
     assert info.value.what == what and info.value.hint == "See `kit bench --help` for every option"
 
 
-def test_the_kit_refuses_a_sweep_without_slo_and_vegeta_with_poisson(tmp_path: Path) -> None:
-    k = kit(tmp_path)
+def test_the_kit_refuses_a_sweep_without_slo_and_vegeta_with_poisson() -> None:
+    k = cfg()
     with pytest.raises(UsageError) as info:
-        k.bench_settings("smoke", {"sweep": True})
+        settings.resolve(k, "smoke", {"sweep": True})
     assert (info.value.what, info.value.hint) == (
         "a sweep needs an SLO",
         "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100",
     )
     with pytest.raises(UsageError) as info:
-        k.bench_settings("smoke", {"engine": "vegeta", "arrival": "poisson"})
+        settings.resolve(k, "smoke", {"engine": "vegeta", "arrival": "poisson"})
     assert info.value.what == "vegeta paces at a constant rate only"
-    assert k.bench_settings("smoke", {"sweep": True, "slo_p99_ms": 50}).slo_p99_ms == 50
+    assert settings.resolve(k, "smoke", {"sweep": True, "slo_p99_ms": 50}).slo_p99_ms == 50
 
 
-def test_bench_all_takes_the_profiles_scenarios_else_the_configs(tmp_path: Path) -> None:
-    k = kit(tmp_path, frameworks=["mlserver", "mlflow"], scenarios=["crypto"])
-    assert k.bench_pairs("smoke") == [("mlserver", "crypto"), ("mlflow", "crypto")]
-    assert len(k.bench_pairs("paper")) == 8 and ("mlflow", "sentiment") in k.bench_pairs("paper")
+def test_bench_all_takes_the_profiles_scenarios_else_the_configs() -> None:
+    k = cfg(frameworks=["mlserver", "mlflow"], scenarios=["crypto"])
+    assert settings.all_pairs(k, "smoke") == [("mlserver", "crypto"), ("mlflow", "crypto")]
+    paper = settings.all_pairs(k, "paper")
+    assert len(paper) == 8 and ("mlflow", "sentiment") in paper
 
 
 def test_a_cell_is_a_warmup_then_the_measured_phase() -> None:
@@ -82,7 +81,7 @@ def test_a_cell_is_a_warmup_then_the_measured_phase() -> None:
 
 def test_cells_run_each_rates_repetitions_back_to_back() -> None:
     settings = protocol.resolve(PAPER, {"rates": (100.0, 200.0), "payloads": ("small", "large")})
-    got = [(c.payload, c.rate, c.rep) for c in protocol.cells(settings)]
+    got = [(c.payload, c.rate, c.rep) for c in protocol.cells(settings, "mlserver", "malware")]
     assert got[:4] == [("small", 100, 0), ("small", 100, 1), ("small", 100, 2), ("small", 200, 0)]
     assert len(got) == 2 * 2 * 3 and got[-1] == ("large", 200, 2)
 
@@ -208,9 +207,9 @@ ENGINE_DATA = Path(__file__).parent.parent / "data" / "engine"
 
 
 def engine_rows(name: str) -> Any:
-    from kit.load import collect
+    from kit.load import engine_rows
 
-    return collect.rows_from_engine_csv(
+    return engine_rows.rows_from_engine_csv(
         ENGINE_DATA / name, run_id="r", framework="mlserver", scenario="malware", payload="small", rate=50.0, rep=0
     )
 

@@ -18,7 +18,7 @@ import pytest
 
 from kit.errors import KitError, UsageError
 from kit.load import vegeta
-from kit.load.client import VEGETA_PROBE, locate_vegeta
+from kit.load.drive import VEGETA_PROBE, locate_vegeta
 from kit.load.plan import Phase, Plan, Target
 from kit.results.schema import RAW_SCHEMA
 

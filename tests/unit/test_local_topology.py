@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
+from kit.bench.runner import require_own_cores
 from kit.config import LocalProvider
 from kit.errors import KitError, UsageError
 from kit.provision import lxd
 from kit.provision.image import ImageRecipe, mirror_from_sources
 from kit.provision.local import address, cpu_count, host_variables
-from kit.stages import require_own_cores
 
 
 def test_cpu_count() -> None:

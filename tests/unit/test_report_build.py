@@ -16,6 +16,7 @@ import pytest
 from kit.errors import KitError
 from kit.report.build import ReportIncomplete, build_report
 from kit.results import store
+from kit.results.cells import CellKey
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN = DATA / "golden"
@@ -119,7 +120,7 @@ def test_a_run_whose_cells_all_failed_still_reports_why(run: Path) -> None:
 
 
 def test_a_truncated_file_leaves_the_rest_of_the_report(run: Path) -> None:
-    target = store.raw_path(run, "mlserver", "malware", "small", 50.0, 1)
+    target = CellKey("mlserver", "malware", "small", 50.0, 1).raw_path(run)
     target.write_bytes(target.read_bytes()[:300])
     report = build_report(run)
     text = report.files[0].read_text()
@@ -164,7 +165,7 @@ def test_report_and_results_never_import_the_stages_that_need_hosts() -> None:
     loaded = _modules_after(
         "import kit.report.build, kit.results.aggregate, kit.results.compare, kit.results.pricing"
     )
-    forbidden = ("kit.provision", "kit.configure", "kit.load", "kit.stages", "kit.cli")
+    forbidden = ("kit.provision", "kit.configure", "kit.load", "kit.bench", "kit.env", "kit.deploy", "kit.cli")
     assert sorted(m for m in loaded if m.startswith(forbidden)) == []
     assert "matplotlib.pyplot" not in loaded  # no global backend or figure state touched
     assert "boto3" not in loaded  # only a price refresh needs it
@@ -172,7 +173,7 @@ def test_report_and_results_never_import_the_stages_that_need_hosts() -> None:
 
 def test_two_rates_and_telemetry_add_the_throughput_and_resource_plots(tmp_path: Path) -> None:
     from kit.results import manifest
-    from kit.telemetry import collect
+    from kit.telemetry import frames
 
     run = tmp_path / "run"
     shutil.copytree(DATA / "runs" / "smoke", run)
@@ -183,15 +184,15 @@ def test_two_rates_and_telemetry_add_the_throughput_and_resource_plots(tmp_path:
         (t0 + (pl.col("intended_ns") - t0) // 2).alias("intended_ns"),
         (t0 + (pl.col("sent_ns") - t0) // 2).alias("sent_ns"),
     )
-    store.write_raw(doubled, store.raw_path(run, "mlserver", "malware", "small", 100.0, 0))
+    store.write_raw(doubled, CellKey("mlserver", "malware", "small", 100.0, 0).raw_path(run))
     man = manifest.load(run)
     manifest.update_cell(man, {**man["cells"][0], "rate": 100.0})
     manifest.save(run, man)
     sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
-    samples = collect.read_samples(sampler)[1]
+    samples = frames.read_samples(sampler)[1]
     window = [("measure", 0, 2**62)]
-    frame = collect.frame(samples, host="srv-mlserver", framework="mlserver", role="server", windows=window)
-    collect.write(frame, collect.telemetry_path(run, "mlserver", "malware", "small", 100.0, 0))
+    frame = frames.frame(samples, host="srv-mlserver", framework="mlserver", role="server", windows=window)
+    frames.write(frame, CellKey("mlserver", "malware", "small", 100.0, 0).telemetry_path(run))
 
     report = build_report(run)
     names = [f.name for f in report.files]
@@ -206,7 +207,7 @@ def test_resources_of_a_cell_that_was_not_counted_are_drawn_hollow(tmp_path: Pat
     # CI: the only cell was invalid (send lag on the shared 2-core machine) and its telemetry, sampled
     # and stored, never reached a plot. It is drawn now, marked as not counted.
     from kit.results import manifest
-    from kit.telemetry import collect
+    from kit.telemetry import frames
 
     run = tmp_path / "run"
     shutil.copytree(DATA / "runs" / "smoke", run)
@@ -215,11 +216,11 @@ def test_resources_of_a_cell_that_was_not_counted_are_drawn_hollow(tmp_path: Pat
     manifest.update_cell(man, {**man["cells"][0], "status": "invalid", "reason": reason})
     manifest.save(run, man)
     sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
-    samples = collect.read_samples(sampler)[1]
-    frame = collect.frame(
+    samples = frames.read_samples(sampler)[1]
+    frame = frames.frame(
         samples, host="srv-mlserver", framework="mlserver", role="server", windows=[("measure", 0, 2**62)]
     )
-    collect.write(frame, collect.telemetry_path(run, "mlserver", "malware", "small", 50.0, 0))
+    frames.write(frame, CellKey("mlserver", "malware", "small", 50.0, 0).telemetry_path(run))
 
     report = build_report(run)
     assert report.data.groups["reps_counted"].to_list() == [0]

@@ -6,6 +6,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from kit.results import aggregate, store
+from kit.results.cells import CellKey
 from kit.results.schema import conform
 
 DATA = Path(__file__).parent.parent / "data"
@@ -186,7 +187,7 @@ def test_a_file_damaged_past_its_footer_leaves_out_its_cell_only(tmp_path: Path)
     run = tmp_path / "run"
     for rep in (0, 1):
         df = _cell(n=50).with_columns(pl.lit(rep, pl.Int32).alias("rep"))
-        store.write_raw(df, store.raw_path(run, "mlserver", "malware", "small", 100.0, rep))
+        store.write_raw(df, CellKey("mlserver", "malware", "small", 100.0, rep).raw_path(run))
     files, _ = store.inspect_raw(run)
     target = files[1].path
     data = bytearray(target.read_bytes())

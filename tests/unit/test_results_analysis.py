@@ -12,6 +12,7 @@ import pytest
 from kit import __version__
 from kit.errors import KitError
 from kit.results import analysis, store
+from kit.results.cells import CellKey
 from kit.results.schema import META_KIT_VERSION, META_SCHEMA_VERSION
 
 DATA = Path(__file__).parent.parent / "data"
@@ -25,7 +26,7 @@ def run(tmp_path: Path) -> Path:
 
 
 def rep_file(run: Path, rep: int) -> Path:
-    return store.raw_path(run, "mlserver", "malware", "small", 50.0, rep)
+    return CellKey("mlserver", "malware", "small", 50.0, rep).raw_path(run)
 
 
 def test_the_committed_run(run: Path) -> None:

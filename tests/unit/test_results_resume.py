@@ -10,6 +10,7 @@ import pytest
 
 from kit.errors import KitError, UsageError
 from kit.results import manifest, resume
+from kit.results.cells import CellKey
 
 DATA = Path(__file__).parent.parent / "data"
 SMOKE = json.loads((DATA / "runs" / "smoke" / "manifest.json").read_text())
@@ -26,8 +27,8 @@ def run_with(*statuses: str) -> manifest.Manifest:
 def test_only_a_final_outcome_is_done_a_partial_cell_is_measured_again() -> None:
     man = run_with("ok", "partial", "failed", "invalid", "skipped")
     done = resume.done_cells(man)
-    assert sorted(k[-1] for k in done) == [0, 2, 3, 4]
-    assert ("mlserver", "malware", "small", 50.0, 0) in done  # rate as a float, as update_cell keys it
+    assert sorted(k.rep for k in done) == [0, 2, 3, 4]
+    assert CellKey("mlserver", "malware", "small", 50, 0) in done  # 50 and 50.0 name the same cell
 
 
 def test_a_run_resumes_only_under_the_configuration_it_started_with(tmp_path: Path) -> None:

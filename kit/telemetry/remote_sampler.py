@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import shipped
 from kit.errors import KitError
 from kit.provision.inventory import Host
-from kit.remote import Ssh, q
+from kit.ssh import Ssh, q
 
 # World-writable (sticky) on every Linux host: no root needed, whatever the SSH user; the sampler
 # only reads /proc and cgroup files, which any user may.
@@ -21,7 +22,7 @@ STOP_WAIT_S = 5
 
 
 def sampler_path() -> Path:
-    return Path(__file__).with_name("sampler.py")
+    return shipped.SAMPLER
 
 
 @dataclass(frozen=True)

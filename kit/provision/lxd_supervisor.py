@@ -5,7 +5,7 @@ orphans, and LXD's container monitors double-fork: without a subreaper their exi
 zombies. This tiny supervisor marks itself a child subreaper, starts the daemon, reaps everything
 that ends under it, forwards SIGTERM/SIGINT, and exits with the daemon's status.
 
-Usage: python -m kit.provision.reaper PROGRAM [ARGS...]
+Usage: python -m kit.provision.lxd_supervisor PROGRAM [ARGS...]
 """
 
 from __future__ import annotations

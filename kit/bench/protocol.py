@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from kit.config import BenchSettings
 from kit.errors import UsageError
 from kit.load.plan import Phase
+from kit.results.cells import CellKey
 
 MAX_SWEEP_ERROR_RATE = 0.01
 CLIENT_CPU_WARN_PCT = 80.0
@@ -53,17 +54,12 @@ def phases(settings: BenchSettings, rate: float) -> list[Phase]:
     return [Phase("warmup", rate, settings.warmup_s), *measured] if settings.warmup_s > 0 else measured
 
 
-@dataclass(frozen=True)
-class Cell:
-    payload: str
-    rate: float
-    rep: int
-
-
-def cells(settings: BenchSettings, rates: tuple[float, ...] | None = None) -> list[Cell]:
-    """Every payload x rate x repetition, repetitions of one rate back to back."""
+def cells(
+    settings: BenchSettings, framework: str, scenario: str, rates: tuple[float, ...] | None = None
+) -> list[CellKey]:
+    """The pair's cells: every payload x rate x repetition, repetitions of one rate back to back."""
     return [
-        Cell(p, r, k)
+        CellKey(framework, scenario, p, r, k)
         for p in settings.payloads
         for r in (rates or settings.rates)
         for k in range(settings.repetitions)

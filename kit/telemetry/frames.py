@@ -38,11 +38,6 @@ IDLE = "idle"
 Window = tuple[str, int, int]
 
 
-def telemetry_path(run_dir: Path, framework: str, scenario: str, payload: str, rate: float, rep: int) -> Path:
-    label = store.rate_label(rate)
-    return run_dir / "telemetry" / framework / scenario / payload / label / f"rep{rep}.parquet"
-
-
 def read_samples(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the start line, the samples) of a sampler's output. A line cut off mid-write (the sampler
     was killed) is not a JSON object, and is dropped; every line before it was written whole."""
@@ -146,7 +141,7 @@ def cell_frame(
 ) -> tuple[pl.DataFrame, list[str]]:
     """Every host's samples of one cell in one frame, with what looked wrong as warnings.
 
-    `fetched` holds objects with host, role and text (kit.telemetry.remote.Fetched)."""
+    `fetched` holds objects with host, role and text (kit.telemetry.remote_sampler.Fetched)."""
     frames, warnings = [], []
     for f in fetched:
         header, samples = read_samples(f.text)
