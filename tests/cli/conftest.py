@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,13 @@ def kit(home: Path):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, list(args), catch_exceptions=False, prog_name="kit")
 
     return invoke
+
+
+@pytest.fixture
+def lines() -> Callable[[Result], list[str]]:
+    """The Error: and Hint: lines a command printed, which these tests pin word for word."""
+
+    def error_lines(result: Result) -> list[str]:
+        return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+
+    return error_lines

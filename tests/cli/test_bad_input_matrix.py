@@ -4,17 +4,18 @@ exit 2 for usage, 1 for failures. Nothing here needs a host: every mistake is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
 
 BENCH = ["bench", "mlserver", "malware"]
 USAGE = "Hint: run `kit bench --help` for usage"
 CONFIG_HINT = "Hint: See README.md, section Configuration, for every key and its allowed values"
-
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
         ("--rate", "fast", "Error: Invalid value for '--rate': 'fast' is not a valid float range."),
     ],
 )
-def test_numbers_on_the_command_line(kit, option: str, value: str, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_on_the_command_line(kit, option: str, value: str, error: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit(*BENCH, option, value)
     assert (result.exit_code, lines(result)) == (2, [error, USAGE])
 
@@ -47,14 +48,14 @@ def test_numbers_on_the_command_line(kit, option: str, value: str, error: str) -
         ("bogus_key = 1\n", "bogus_key: Extra inputs are not permitted"),
     ],
 )
-def test_values_in_the_config(kit, home: Path, text: str, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_values_in_the_config(kit, home: Path, text: str, error: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     config = home / "kit.toml"
     config.write_text(text)
     result = kit("--config", str(config), *BENCH)
     assert (result.exit_code, lines(result)) == (2, [f"Error: {config}: {error}", CONFIG_HINT])
 
 
-def test_malformed_toml_names_the_line(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_toml_names_the_line(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     config = home / "kit.toml"
     config.write_text('frameworks = ["mlserver"]\n[bench\nrates = [40]\n')
     result = kit("--config", str(config), "status")
@@ -66,7 +67,7 @@ def test_malformed_toml_names_the_line(kit, home: Path) -> None:  # type: ignore
     ]
 
 
-def test_a_missing_config_file(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_config_file(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("--config", str(home / "missing.toml"), "status")
     assert result.exit_code == 2
     assert lines(result) == [
@@ -75,7 +76,7 @@ def test_a_missing_config_file(kit, home: Path) -> None:  # type: ignore[no-unty
     ]
 
 
-def test_missing_runs_for_compare(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_runs_for_compare(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("compare", "a", "b")
     assert result.exit_code == 2
     assert lines(result) == [f"Error: no run 'a' under {home / 'results'}", "Hint: List runs with `ls results/`"]

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from kit import config
 
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
+
 RUN = Path(__file__).parent.parent / "data" / "runs" / "smoke"
-
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def patch(run: Path, **fields: object) -> None:
         (["mlserver", "malware"], "mlserver malware"),
     ],
 )
-def test_resume_takes_the_runs_own_settings(kit, run: Path, args: list[str], given: str) -> None:  # type: ignore[no-untyped-def]
+def test_resume_takes_the_runs_own_settings(kit, run: Path, args: list[str], given: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("bench", *args, "--resume", "r1")
     assert result.exit_code == 2
     assert lines(result) == [
@@ -50,13 +51,13 @@ def test_resume_takes_the_runs_own_settings(kit, run: Path, args: list[str], giv
     ]
 
 
-def test_an_unknown_run_is_named(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_run_is_named(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("bench", "all", "--resume", "nosuch")
     assert result.exit_code == 2
     assert lines(result) == [f"Error: no run 'nosuch' under {home / 'results'}", "Hint: List runs with `ls results/`"]
 
 
-def test_a_changed_configuration_is_refused(kit, run: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_configuration_is_refused(kit, run: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     patch(run, config_hash="0123456789abcdef")
     result = kit("bench", "all", "--resume", "r1")
     assert result.exit_code == 2
@@ -76,7 +77,7 @@ def test_a_finished_run_has_nothing_to_measure(kit, run: Path) -> None:  # type:
     assert (run / "manifest.json").read_text() == before  # no part recorded, no host asked
 
 
-def test_a_cut_off_cell_is_measured_again_on_the_hosts(kit, run: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cut_off_cell_is_measured_again_on_the_hosts(kit, run: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     man = json.loads((run / "manifest.json").read_text())
     man["cells"][0]["status"] = "partial"
     patch(run, cells=man["cells"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def test_compare_a_run_with_its_copy(kit, runs: Path) -> None:  # type: ignore[n
     assert doc["refused"] == [] and doc["only_in_a"] == doc["only_in_b"] == []
 
 
-def test_compare_refuses_runs_whose_configuration_differs(kit, runs: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_refuses_runs_whose_configuration_differs(kit, runs: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("compare", "a", "golden")
     assert result.exit_code == 1
     assert lines(result) == [
@@ -43,13 +44,13 @@ def test_compare_refuses_runs_whose_configuration_differs(kit, runs: Path) -> No
     ]
 
 
-def test_compare_with_an_unknown_run(kit, runs: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_with_an_unknown_run(kit, runs: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("compare", "a", "nope")
     assert result.exit_code == 2
     assert lines(result) == [f"Error: no run 'nope' under {runs}", "Hint: List runs with `ls results/`"]
 
 
-def test_compare_needs_two_runs(kit) -> None:  # type: ignore[no-untyped-def]
+def test_compare_needs_two_runs(kit, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("compare", "a")
     assert result.exit_code == 2
     assert lines(result) == ["Error: Missing argument 'RUN_B'.", "Hint: run `kit compare --help` for usage"]

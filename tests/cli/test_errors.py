@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
 
 
 @pytest.mark.parametrize(
@@ -59,13 +60,13 @@ def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
         (["build", "fraud"], 2, "Error: unknown scenario 'fraud'", "Hint: Choose one of: malware, crypto, image, sentiment"),
     ],
 )
-def test_bad_input(kit, args: list[str], code: int, error: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input(kit, args: list[str], code: int, error: str, hint: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit(*args)
     assert result.exit_code == code
     assert lines(result) == [error, hint]
 
 
-def test_report_without_runs(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_without_runs(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("report")
     assert result.exit_code == 1
     assert lines(result) == [
@@ -74,7 +75,7 @@ def test_report_without_runs(kit, home: Path) -> None:  # type: ignore[no-untype
     ]
 
 
-def test_report_of_an_unknown_run(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_of_an_unknown_run(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("report", "nope")
     assert result.exit_code == 2
     assert lines(result) == [
@@ -83,7 +84,7 @@ def test_report_of_an_unknown_run(kit, home: Path) -> None:  # type: ignore[no-u
     ]
 
 
-def test_malformed_config(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_config(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     bad = home / "kit.toml"
     bad.write_text("[bench]\nrates = [0]\n")
     result = kit("--config", str(bad), "bench", "mlserver", "malware")
@@ -108,7 +109,7 @@ def test_report_on_a_copied_run(kit, home: Path, data_dir: Path) -> None:  # typ
     assert (home / "results" / "20261128-145612-09d9" / "report" / "report.md").exists()
 
 
-def test_doctor_names_what_is_missing(kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_names_what_is_missing(kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     result = kit("doctor", "--json")
     assert result.exit_code == 1

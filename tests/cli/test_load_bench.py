@@ -3,13 +3,14 @@ refused before any host is touched (no environment is up in these tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
 
 
 @pytest.mark.parametrize(
@@ -65,13 +66,13 @@ def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
         ),
     ],
 )
-def test_bench_options(kit, args: list[str], code: int, error: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+def test_bench_options(kit, args: list[str], code: int, error: str, hint: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("bench", "mlserver", "malware", *args)
     assert result.exit_code == code
     assert lines(result) == [error, hint]
 
 
-def test_a_bad_rate_in_the_config_file_is_refused_too(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_rate_in_the_config_file_is_refused_too(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     cfg = home / "kit.toml"
     cfg.write_text("[bench]\nrates = [0]\n")
     result = kit("--config", str(cfg), "bench", "mlserver", "malware")

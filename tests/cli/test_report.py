@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from kit import __version__
 
-
-def lines(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
+#: The Error:/Hint: lines of a result (the `lines` fixture of conftest.py).
+ErrorLines = Callable[[Result], list[str]]
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_report_json(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
     assert {c["verdict"] for c in doc["claims"]} == {"not measured"}
 
 
-def test_report_of_an_empty_run_folder(kit, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_of_an_empty_run_folder(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     (home / "results" / "empty").mkdir(parents=True)
     result = kit("report", "empty")
     assert result.exit_code == 1
@@ -54,7 +55,7 @@ def test_report_of_an_empty_run_folder(kit, home: Path) -> None:  # type: ignore
     ]
 
 
-def test_report_of_a_run_whose_cells_all_failed(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_of_a_run_whose_cells_all_failed(kit, golden: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     shutil.rmtree(golden / "raw")
     result = kit("report", "golden")
     assert result.exit_code == 1
@@ -67,7 +68,7 @@ def test_report_of_a_run_whose_cells_all_failed(kit, golden: Path) -> None:  # t
     assert "**failed**: host srv-mlserver did not answer" in (golden / "report" / "report.md").read_text()
 
 
-def test_report_with_a_truncated_raw_file(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_with_a_truncated_raw_file(kit, golden: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     target = golden / "raw" / "mlserver" / "malware" / "small" / "50" / "rep0.parquet"
     target.write_bytes(target.read_bytes()[:100])
     result = kit("report", "golden")
@@ -81,7 +82,7 @@ def test_report_with_a_truncated_raw_file(kit, golden: Path) -> None:  # type: i
     assert "| mlserver | malware | small | 50 | 1 | 250 |" in (golden / "report" / "report.md").read_text()
 
 
-def test_report_with_a_missing_manifest(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_with_a_missing_manifest(kit, golden: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     (golden / "manifest.json").unlink()
     result = kit("report", str(golden))
     assert result.exit_code == 1
@@ -92,7 +93,7 @@ def test_report_with_a_missing_manifest(kit, golden: Path) -> None:  # type: ign
     assert "No readable manifest" in (golden / "report" / "report.md").read_text()
 
 
-def test_report_of_an_unknown_schema_version(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_of_an_unknown_schema_version(kit, golden: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads((golden / "manifest.json").read_text())
     (golden / "manifest.json").write_text(json.dumps({**doc, "schema_version": 9, "kit_version": "2.3.0"}))
     result = kit("report", "golden")

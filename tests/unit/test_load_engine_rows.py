@@ -1,3 +1,5 @@
+"""kit/load/engine_rows.py: the engine's CSV, captured from real runs and written by hand, into raw rows."""
+
 from pathlib import Path
 
 import polars as pl
@@ -75,3 +77,39 @@ def test_the_summary_is_the_last_json_line() -> None:
         with pytest.raises(KitError) as info:
             summary_from_stdout(text)
         assert info.value.what == "the load engine printed no summary" and "stderr" in info.value.hint
+
+
+# --- a captured real run ---------------------------------------------------------------------
+def engine_csv(run: Path) -> Path:
+    return next((run / "raw").rglob("*.engine.csv"))
+
+
+def test_a_captured_engine_csv_becomes_raw_rows(smoke_run: Path) -> None:
+    df = rows_from_engine_csv(
+        engine_csv(smoke_run),
+        run_id="r",
+        framework="mlserver",
+        scenario="malware",
+        payload="small",
+        rate=50,
+        rep=0,
+    )
+    assert df.schema == pl.Schema(RAW_SCHEMA)
+    assert df.height == 350 and df["engine"].unique().to_list() == ["kit"]
+    assert (df["latency_ns"] == df["done_ns"] - df["intended_ns"]).all()
+    assert (df["service_ns"] == df["done_ns"] - df["sent_ns"]).all()
+    assert df["error"].null_count() == df.height  # no errors in this run: empty strings became nulls
+
+
+def test_matches_the_committed_parquet(smoke_run: Path) -> None:
+    df = rows_from_engine_csv(
+        engine_csv(smoke_run),
+        run_id="20261128-145612-09d9",
+        framework="mlserver",
+        scenario="malware",
+        payload="small",
+        rate=50,
+        rep=0,
+    )
+    committed = pl.read_parquet(smoke_run / "raw/mlserver/malware/small/50/rep0.parquet")
+    assert df.equals(committed)

@@ -9,16 +9,12 @@ import polars as pl
 import pytest
 
 from kit import config
-from kit.bench import protocol, settings
+from kit.bench import protocol
 from kit.errors import UsageError
 from kit.load.plan import Phase
 
 SMOKE = config.PROFILES["smoke"]
 PAPER = config.PROFILES["paper"]
-
-
-def cfg(**raw: Any) -> config.Config:
-    return config.from_dict(raw)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -50,27 +46,6 @@ def test_bad_options_are_usage_errors(overrides: dict[str, Any], what: str) -> N
     with pytest.raises(UsageError) as info:
         protocol.resolve(SMOKE, overrides)
     assert info.value.what == what and info.value.hint == "See `kit bench --help` for every option"
-
-
-def test_the_kit_refuses_a_sweep_without_slo_and_vegeta_with_poisson() -> None:
-    k = cfg()
-    with pytest.raises(UsageError) as info:
-        settings.resolve(k, "smoke", {"sweep": True})
-    assert (info.value.what, info.value.hint) == (
-        "a sweep needs an SLO",
-        "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100",
-    )
-    with pytest.raises(UsageError) as info:
-        settings.resolve(k, "smoke", {"engine": "vegeta", "arrival": "poisson"})
-    assert info.value.what == "vegeta paces at a constant rate only"
-    assert settings.resolve(k, "smoke", {"sweep": True, "slo_p99_ms": 50}).slo_p99_ms == 50
-
-
-def test_bench_all_takes_the_profiles_scenarios_else_the_configs() -> None:
-    k = cfg(frameworks=["mlserver", "mlflow"], scenarios=["crypto"])
-    assert settings.all_pairs(k, "smoke") == [("mlserver", "crypto"), ("mlflow", "crypto")]
-    paper = settings.all_pairs(k, "paper")
-    assert len(paper) == 8 and ("mlflow", "sentiment") in paper
 
 
 def test_a_cell_is_a_warmup_then_the_measured_phase() -> None:
