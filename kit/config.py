@@ -41,6 +41,9 @@ class BenchSettings(Frozen):
     # After a cell whose server stopped answering: how long to wait for it to serve again (systemd
     # restarts a killed framework) before the pair's remaining cells are recorded as failed.
     recover_s: float = Field(default=120.0, ge=0)
+    # Between pairs, a server left overloaded, failed or gone is restarted: how long `systemctl
+    # restart` may take before the unit's processes are killed (SIGKILL) and it is started again.
+    restart_s: float = Field(default=60.0, gt=0)
     keepalive: bool = True
     # kit: the open-loop engine (kit/load/engine.py); vegeta: vegeta's binary on the client host.
     engine: Engine = "kit"

@@ -9,12 +9,17 @@ import contextlib
 import errno
 import os
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kit import proc
 from kit.errors import HostError, ProcessError, write_error
 from kit.provision.inventory import Host
+
+#: How long `systemctl kill` may take: it only signals, it waits for nothing.
+KILL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -148,10 +153,41 @@ def as_root(host: Host, command: str) -> str:
     return command if host.ssh_user == "root" else f"sudo -n sh -c {q(command)}"
 
 
-def restart_service(ssh: Ssh, host: Host, unit: str, *, timeout: float = 120) -> None:
-    """`systemctl restart UNIT`: systemd sends SIGTERM with SIGCONT (a stopped process ends too) and
-    SIGKILL after the unit's TimeoutStopSec, so a hung server is replaced, not waited for."""
-    ssh.run(host, as_root(host, f"systemctl restart {q(unit)}"), timeout=timeout, what=f"restarting {unit}")
+def restart_service(ssh: Ssh, host: Host, unit: str, *, timeout: float) -> list[dict[str, Any]]:
+    """`systemctl restart UNIT`; when it does not finish within `timeout` (a server buried in an
+    overload's backlog can outlast its unit's stop timeout and the SSH round trip on a saturated
+    core) or fails, the unit's processes are killed (SIGKILL) and the unit started. Returns every
+    step with its outcome and seconds; the last step's outcome is "done" when the unit started.
+    A host that does not answer over SSH raises HostError."""
+    steps: list[dict[str, Any]] = []
+
+    def step(action: str, limit: float) -> bool:
+        start = time.monotonic()
+        outcome = "done"
+        try:
+            ssh.run(
+                host,
+                as_root(host, f"systemctl {action} {q(unit)}"),
+                timeout=limit,
+                what=f"systemctl {action} {unit}",
+            )
+        except HostError:
+            raise
+        except ProcessError as exc:
+            outcome = exc.what
+        steps.append(
+            {
+                "step": f"systemctl {action} {unit}",
+                "seconds": round(time.monotonic() - start, 1),
+                "outcome": outcome,
+            }
+        )
+        return outcome == "done"
+
+    if not step("restart", timeout):
+        step("kill --signal=SIGKILL", KILL_S)
+        step("start", max(timeout, KILL_S))  # nothing left to stop: only the start's own time
+    return steps
 
 
 def q(text: str) -> str:

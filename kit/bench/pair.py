@@ -37,22 +37,34 @@ def measure_pair(
     start = time.monotonic()
     built = deploy.build(ctx, scenario)
     run.same_model(scenario, built)
-    status, reason = "skipped", deploy.unavailable(ctx, framework)
-    if reason is None:
-        try:
-            parity = deploy.ensure_deployed(ctx, framework, scenario, built, progress)
-        except KitError as exc:
-            status, reason = "failed", exc.what
+    reason = deploy.unavailable(ctx, framework)
     if reason is not None:
-        run.record_unrun(todo, status, reason)
+        run.record_unrun(todo, "skipped", reason)
+        return
+    try:
+        parity = deploy.ensure_deployed(ctx, framework, scenario, built, progress)
+    except KitError as exc:
+        run.record_unrun(todo, "failed", exc.what)
+        # The framework may be stuck half-way (a model loading, a worker spinning): the next pair's
+        # deploy and cells need it clean.
+        why = f"the deploy of {framework}/{scenario} failed: {exc.what}"
+        recovery.restart_server(ctx, run, pair, why, settings, part, progress, serves_pair=False)
         return
     run.record_pair(
-        ctx.cfg, framework, scenario, built, parity, stage_name(framework, scenario, part),
+        ctx.cfg,
+        framework,
+        scenario,
+        built,
+        parity,
+        stage_name(framework, scenario, part),
         time.monotonic() - start,
     )
 
+    records: list[dict[str, Any]] = []
+
     def step(key: CellKey) -> dict[str, Any]:
-        return measure_one(ctx, run, key, settings, part, progress)
+        records.append(measure_one(ctx, run, key, settings, part, progress))
+        return records[-1]
 
     try:
         if settings.sweep:
@@ -66,7 +78,11 @@ def measure_pair(
         if not settings.sweep:  # a sweep records why it stopped in its own report
             measured = run.done()
             run.record_unrun([c for c in todo if c not in measured], "failed", gone.what)
-        recovery.restart_server(ctx, run, pair, gone.what, settings.recover_s, part, progress)
+        recovery.restart_server(ctx, run, pair, gone.what, settings, part, progress)
+        return
+    why = recovery.troubled(records)
+    if why:
+        recovery.restart_server(ctx, run, pair, why, settings, part, progress)
 
 
 def measure_one(

@@ -5,9 +5,11 @@ killed framework), and restarted before the next pair when it does not come back
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kit import deploy, envstate, frameworks, ssh
 from kit.bench.run import Run
+from kit.config import BenchSettings
 from kit.context import Context, Progress
 from kit.errors import KitError
 
@@ -38,23 +40,37 @@ def restart_server(
     run: Run,
     pair: tuple[str, str],
     why: str,
-    wait_s: float,
+    settings: BenchSettings,
     part: int,
     progress: Progress,
+    *,
+    serves_pair: bool = True,
 ) -> None:
-    """A server that stopped serving (hung, or still working off an overload's backlog) would fail
-    the next pair's deploy on it and take core time from the servers that share its cores: its
-    framework's service is restarted and waited for. Recorded in the manifest (`restarts`) and the
-    report, because it happened between measured cells."""
+    """A server left not serving, overloaded or undeployed (hung, or still working off an
+    overload's backlog) would fail the next pair's deploy on it and take core time from the servers
+    that share its cores: its framework's service is restarted (killed first when the restart does
+    not finish within `restart_s`) and waited for: until it serves the pair's model again, or, when
+    the pair's model was never deployed (`serves_pair` False), until its unit is active. Recorded in
+    the manifest (`restarts`, every step with its outcome) and the report, because it happened
+    between measured cells."""
     framework, scenario = pair
     server = ctx.hosts.server(framework)
     unit = frameworks.get(framework).service
-    progress(f"restarting {unit} on {server.name}: it did not serve {framework}/{scenario} again")
+    progress(f"restarting {unit} on {server.name}: {why[:80]}")
     start = time.monotonic()
+    steps: list[dict[str, Any]] = []
     try:
-        ssh.restart_service(ctx.ssh, server, unit)
-        still = deploy.wait_serving(ctx, framework, scenario, wait_s)
-        outcome = f"still not serving after {wait_s:g} s ({still})" if still else "serving again"
+        steps = ssh.restart_service(ctx.ssh, server, unit, timeout=settings.restart_s)
+        if steps[-1]["outcome"] != "done":
+            still, outcome = steps[-1]["outcome"], f"restart failed: {steps[-1]['outcome']}"
+        else:
+            still = _wait(ctx, pair, unit, settings.recover_s, serves_pair)
+            waited = f"after {settings.recover_s:g} s"
+            outcome = (
+                f"still not serving {waited} ({still})"
+                if still
+                else ("serving again" if serves_pair else "active again")
+            )
     except KitError as exc:
         still, outcome = exc.what, f"restart failed: {exc.what}"
     entry = {
@@ -65,8 +81,41 @@ def restart_server(
         "reason": why,
         "at": envstate.now(),
         "seconds": round(time.monotonic() - start, 1),
+        "steps": steps,
         "serving": not still,
         "outcome": outcome,
     }
     run.record_restart(entry)
     progress(f"{unit} on {server.name}: {outcome} ({entry['seconds']:g} s)")
+
+
+def _wait(ctx: Context, pair: tuple[str, str], unit: str, wait_s: float, serves_pair: bool) -> str:
+    """ "" once the server serves the pair's model (or, without one, once its unit is active)."""
+    if serves_pair:
+        return deploy.wait_serving(ctx, *pair, wait_s)
+    server = ctx.hosts.server(pair[0])
+    start = time.monotonic()
+    while True:
+        res = ctx.ssh.run(
+            server, f"systemctl is-active {ssh.q(unit)}", timeout=30, what="unit state", check=False
+        )
+        state = res.stdout.strip() or "unknown"
+        if state == "active":
+            return ""
+        if time.monotonic() - start >= wait_s:
+            return f"its unit is {state}"
+        time.sleep(3)
+
+
+def troubled(records: list[dict[str, Any]]) -> str:
+    """Why a pair's server must be restarted before the next pair, from its cells' records: a cell
+    that ended overloaded or failed may leave a backlog the server keeps working off; "" else."""
+    bad = [r for r in records if r.get("status") in ("overloaded", "failed")]
+    if not bad:
+        return ""
+    first = bad[0]
+    where = f"{first['payload']} @ {first['rate']:g} req/s"
+    return (
+        f"{len(bad)} of the pair's {len(records)} cells ended overloaded or failed "
+        f"(first: {where}: {first['status']}: {first.get('reason') or ''})"
+    )

@@ -229,9 +229,11 @@ def _facts(data: RunData) -> str:
     restarts = man.get("restarts") or []
     if restarts:
         facts += (
-            " Framework services the kit restarted because their server stopped serving (the cells after "
-            "a restart ran on a fresh process): " + "; ".join(
+            " Framework services the kit restarted between pairs because their server stopped serving, "
+            "was left overloaded or failed, or its deploy failed (the cells after a restart ran on a fresh "
+            "process): " + "; ".join(
                 f"{r['framework']} on {r['host']} after {r['after']} at {r['at']}: {r['outcome']}"
+                + restart_steps(r.get("steps") or [])
                 for r in restarts
             ) + "."
         )
@@ -292,3 +294,10 @@ def _remove_stale(out: Path, keep: list[Path]) -> None:
         owned = path.suffix == ".png" or path.name in OWNED
         if owned and path.is_file() and path not in keep:
             path.unlink()
+
+
+def restart_steps(steps: list[dict[str, Any]]) -> str:
+    """The steps of a restart that needed more than `systemctl restart`, in brackets; "" else."""
+    if len(steps) < 2:
+        return ""
+    return " (" + "; then ".join(f"{s['step']}: {s['outcome']}" for s in steps) + ")"

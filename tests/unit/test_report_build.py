@@ -268,11 +268,20 @@ def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path)
          "reason": why, "at": "2026-11-29T14:00:00Z", "seconds": 10.3, "serving": False,
          "outcome": "restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH"},
     ]
+    restarts[0]["steps"] = [
+        {"step": "systemctl restart torchserve", "seconds": 60.0,
+         "outcome": "systemctl restart torchserve on srv-torchserve did not finish within 60s"},
+        {"step": "systemctl kill --signal=SIGKILL torchserve", "seconds": 0.2, "outcome": "done"},
+        {"step": "systemctl start torchserve", "seconds": 0.3, "outcome": "done"},
+    ]
     text = smoke_report_with(tmp_path, restarts=restarts)
     assert (
-        "Framework services the kit restarted because their server stopped serving (the cells after a "
-        "restart ran on a fresh process): torchserve on srv-torchserve after torchserve/image at "
-        "2026-11-29T13:00:00Z: serving again; mlserver on srv-mlserver after mlserver/malware at "
+        "Framework services the kit restarted between pairs because their server stopped serving, was "
+        "left overloaded or failed, or its deploy failed (the cells after a restart ran on a fresh process): "
+        "torchserve on srv-torchserve after torchserve/image at 2026-11-29T13:00:00Z: serving again "
+        "(systemctl restart torchserve: systemctl restart torchserve on srv-torchserve did not finish within "
+        "60s; then systemctl kill --signal=SIGKILL torchserve: done; then systemctl start torchserve: done); "
+        "mlserver on srv-mlserver after mlserver/malware at "
         "2026-11-29T14:00:00Z: restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH."
     ) in text
 
