@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KIT := $(BIN)/kit
 
-.PHONY: setup demo test test-unit test-integration lint lock clean
+.PHONY: setup sysdeps demo test test-unit test-integration lint lock clean
 
 $(BIN)/kit: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(BIN)/kit: pyproject.toml
 
 setup: $(BIN)/kit ## create the venv and install the kit with its dev tools
 
-demo: setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> report -> down
+# First of demo's and test's prerequisites (a serial make builds them left to right): the venv needs
+# python3-venv, the rest needs LXD.
+sysdeps: ## install the system packages demo and test need (as root on Debian), else print the command
+	@bash .ci/sysdeps
+
+demo: sysdeps setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> report -> down
 	$(KIT) doctor
 	@# The scenarios' models build (kit build, cached by content) while `kit up` makes the hosts and
 	@# converges them: the controller's work overlaps the hosts' installs instead of following them.
@@ -26,7 +31,7 @@ demo: setup ## fresh machine -> local hosts -> configure -> deploy -> bench -> r
 	  if [ $$status -eq 0 ]; then $(KIT) report; status=$$?; fi; \
 	  $(KIT) down; exit $$status
 
-test: setup lint ## the whole suite: unit, CLI and integration tests on real local hosts
+test: sysdeps setup lint ## the whole suite: unit, CLI and integration tests on real local hosts
 	$(BIN)/pytest -q tests
 
 test-unit: setup

@@ -3,9 +3,10 @@
     apt-get install -y nginx        # taskset and chrt come with util-linux
     .venv/bin/python benchmarks/engine.py [--duration S] [--rates 100,500,...] [--repeat N]
                                           [--priority rt|normal] [--engine-core N --server-core M]
+                                          [--cpu-rates 500,2000] [--skip-rates --skip-stall --skip-cpu]
 
 Debian's nginx serves a fixed 200 on 127.0.0.1, pinned to one core (taskset); the engine
-(kit/load/engine.py, run as the kit runs it on a client host) is pinned to the other. Two parts:
+(kit/load/engine.py, run as the kit runs it on a client host) is pinned to the other. Three parts:
 
 1. Rates 100, 500, 1,000, 2,000 and 5,000 req/s: achieved rate, send-lag p99, and latency added over
    the server's own time (the engine's p50/p99 minus nginx's `$request_time`, which nginx logs with
@@ -16,6 +17,11 @@ Debian's nginx serves a fixed 200 on 127.0.0.1, pinned to one core (taskset); th
    worker this script started, by PID). Every request sent during the freeze waits for its end, so the
    truth is computable from the freeze's actual start and end: p90 about 0.5 s, p99 about 0.95 s.
    Target: the engine's p90 and p99 within 10 % of that truth.
+3. Client CPU (benchmarks/client_cpu.py): CPU seconds per 1,000 requests of the engine and of an
+   open-loop client on aiohttp, in turn on the same core against the same nginx, at 500 and 2,000
+   req/s, both at ordinary priority whatever `--priority` says. CPU seconds (user + system, from the
+   kernel's rusage of each client process), not wall-clock throughput, so that a shared machine's
+   neighbours hardly move the figure. `--skip-rates --skip-stall` runs this part alone (about 45 s).
 
 The engine asks for real-time scheduling as the kit's plans do by default (`--priority rt`), so
 the figures are those of a client whose core is its own. `--priority normal` runs it as an ordinary
@@ -40,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from client_cpu import cpu_part
 
 from kit.load.plan import Phase, Plan, Target, engine_path
 
@@ -292,6 +300,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-rates", action="store_true")
     parser.add_argument("--skip-stall", action="store_true")
+    parser.add_argument("--cpu-rates", default="500,2000", help="part 3's rates (req/s)")
+    parser.add_argument("--skip-cpu", action="store_true")
     args = parser.parse_args()
     REALTIME["value"] = args.priority == "rt"
     print(
@@ -308,6 +318,9 @@ def main() -> None:
                 rates_part(nginx, work, rates, args.duration, args.engine_core, args.repeat)
             if not args.skip_stall:
                 stall_part(nginx, work, args.engine_core)
+            if not args.skip_cpu:
+                rates = [float(r) for r in args.cpu_rates.split(",")]
+                cpu_part(nginx.url, work, args.engine_core, rates, short_s=2.0, long_s=8.0)
         finally:
             nginx.stop()
 

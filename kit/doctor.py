@@ -30,9 +30,24 @@ class Check:
     fix: str = ""
 
 
-def _tool(name: str, binary: str, fix: str) -> Check:
+#: Where Debian installs nft and debootstrap: on root's login PATH, but not on the PATH that `su`
+#: without `-` keeps, so an installed tool looks missing and its apt fix would change nothing.
+SBIN_DIRS = (Path("/usr/sbin"), Path("/sbin"))
+
+
+def _tool(name: str, binary: str, fix: str, sbin: tuple[Path, ...] | None = None) -> Check:
     path = shutil.which(binary)
-    return Check(name, path is not None, path or "not found", "" if path else fix)
+    if path is not None:
+        return Check(name, True, path)
+    for folder in SBIN_DIRS if sbin is None else sbin:
+        if Path(binary).name == binary and shutil.which(binary, path=str(folder)):
+            return Check(
+                name,
+                False,
+                f"not on PATH (installed at {folder / binary})",
+                f"Add {folder} to PATH: export PATH=$PATH:{folder} (or become root with `su -`, not `su`)",
+            )
+    return Check(name, False, "not found", fix)
 
 
 def check_python(version: tuple[int, int] = sys.version_info[:2]) -> Check:

@@ -203,13 +203,16 @@ def compare(
     scenario: Scenario, framework: str, got: np.ndarray, want: np.ndarray, where: str
 ) -> dict[str, Any]:
     """The parity verdict for one framework; a mismatch is a KitError naming the difference."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         raise KitError(
             f"{framework} {where} returned outputs of shape {got.shape} for {scenario.id}, "
             f"expected {want.shape}",
             "The export or the deployed model is not the one built; rebuild (`kit build`) and redeploy",
         )
-    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+    _require_same_non_finite(scenario, framework, got, want, where)
+    finite = np.isfinite(want)
+    diff = float(np.max(np.abs(got[finite] - want[finite]), initial=0.0))
     if diff > scenario.tolerance:
         raise KitError(
             f"parity failed: {framework} {where} differs from the {scenario.id} source model by {diff:.3g} "
@@ -222,6 +225,31 @@ def compare(
         "tolerance": scenario.tolerance,
         "values": int(want.size),
     }
+
+
+def _require_same_non_finite(
+    scenario: Scenario, framework: str, got: np.ndarray, want: np.ndarray, where: str
+) -> None:
+    """A NaN or an infinity must match the source model's exactly; a largest difference taken over a
+    NaN is NaN, `NaN > tolerance` is false, and a server answering null or NaN would pass."""
+    finite = np.isfinite(want)
+    agree = np.where(finite, np.isfinite(got), (got == want) | (np.isnan(got) & np.isnan(want)))
+    if agree.all():
+        return
+    first = np.unravel_index(int(np.argmin(agree)), want.shape)
+    value = float(got[first])
+    shown = "NaN (null or NaN)" if np.isnan(value) else f"{value:g}"
+    index = "[" + ", ".join(str(int(i)) for i in first) + "]"
+    if finite[first]:
+        why = f"{np.count_nonzero(finite & ~np.isfinite(got))} of {want.size} values not finite"
+    else:
+        why = "the source model's own output is not finite there"
+    raise KitError(
+        f"parity failed: {framework} {where} returned {shown} at index {index} where the {scenario.id} "
+        f"source model gives {float(want[first]):g} ({why})",
+        "The server computes something other than the model that was built (a broken export, or a "
+        "runtime that overflows); rebuild (`kit build`) and redeploy (`kit deploy`)",
+    )
 
 
 def check_parity(

@@ -212,7 +212,8 @@ class Sweep:
             return self._stop(f"{rate:g} req/s was probed already")
         return rate
 
-    def _stop(self, why: str) -> None:
+    def _stop(self, why: str) -> float | None:
+        """Ends the sweep (the first reason stays) and returns next_rate's "no rate": always None."""
         self.stopped = self.stopped or why
         return None
 

@@ -14,7 +14,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ def failure_from_event(event: Mapping[str, Any]) -> dict[str, str] | None:
     }
 
 
-def summarize_events(events: list[Mapping[str, Any]]) -> tuple[dict[str, int], list[dict[str, str]]]:
+def summarize_events(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], list[dict[str, str]]]:
     changed: dict[str, int] = {}
     failures: list[dict[str, str]] = []
     # Handlers may be called out of order; the counter is the play's own order.

@@ -48,6 +48,8 @@ class Clients:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(
+                # boto3-stubs type client() by each service's literal name; this cache takes any name
+                # as a str and hands the client on as Any, so no overload can match a plain str.
                 service,  # type: ignore[call-overload]
                 region_name=self.region,
                 endpoint_url=self.endpoint or None,

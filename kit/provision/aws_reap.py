@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import botocore.exceptions
@@ -200,9 +201,9 @@ def delete(
     for kp in by_kind.get("key-pair", []):
         # By name: unique per region like the id, and the one every implementation of the API honours.
         by = {"KeyName": kp.attached[0]} if kp.attached and kp.attached[0] else {"KeyPairId": kp.id}
-        attempt(kp.label(), lambda by=by: ec2.delete_key_pair(**by))
+        attempt(kp.label(), partial(ec2.delete_key_pair, **by))
     for vol in by_kind.get("volume", []):
-        attempt(vol.label(), lambda vol=vol: ec2.delete_volume(VolumeId=vol.id))
+        attempt(vol.label(), partial(ec2.delete_volume, VolumeId=vol.id))
 
     groups = by_kind.get("security-group", [])
     # Groups reference each other (serving ports are open to the client's group): drop every rule
@@ -210,16 +211,14 @@ def delete(
     for sg in groups:
         _revoke_all(ec2, sg.id)
     for sg in groups:
-        attempt(sg.label(), lambda sg=sg: ec2.delete_security_group(GroupId=sg.id))
+        attempt(sg.label(), partial(ec2.delete_security_group, GroupId=sg.id))
 
     for igw in by_kind.get("internet-gateway", []):
-        for vpc in igw.attached:
+        for vpc_id in igw.attached:
             with calling(f"detaching {igw.label()}"):
                 try:
                     retrying(
-                        lambda igw=igw, vpc=vpc: ec2.detach_internet_gateway(
-                            InternetGatewayId=igw.id, VpcId=vpc
-                        ),
+                        partial(ec2.detach_internet_gateway, InternetGatewayId=igw.id, VpcId=vpc_id),
                         retry_codes=_TRANSIENT,
                         attempts=attempts,
                         sleep=sleep,
@@ -227,10 +226,10 @@ def delete(
                 except botocore.exceptions.ClientError as exc:
                     if not (_gone(exc) or error_code(exc) == "Gateway.NotAttached"):
                         raise
-        attempt(igw.label(), lambda igw=igw: ec2.delete_internet_gateway(InternetGatewayId=igw.id))
+        attempt(igw.label(), partial(ec2.delete_internet_gateway, InternetGatewayId=igw.id))
 
     for subnet in by_kind.get("subnet", []):
-        attempt(subnet.label(), lambda subnet=subnet: ec2.delete_subnet(SubnetId=subnet.id))
+        attempt(subnet.label(), partial(ec2.delete_subnet, SubnetId=subnet.id))
     for rt in by_kind.get("route-table", []):
         for assoc in rt.attached:
             with calling(f"disassociating {rt.label()}"):
@@ -239,9 +238,9 @@ def delete(
                 except botocore.exceptions.ClientError as exc:
                     if not _gone(exc):
                         raise
-        attempt(rt.label(), lambda rt=rt: ec2.delete_route_table(RouteTableId=rt.id))
+        attempt(rt.label(), partial(ec2.delete_route_table, RouteTableId=rt.id))
     for vpc in by_kind.get("vpc", []):
-        attempt(vpc.label(), lambda vpc=vpc: ec2.delete_vpc(VpcId=vpc.id))
+        attempt(vpc.label(), partial(ec2.delete_vpc, VpcId=vpc.id))
     return removed
 
 

@@ -146,10 +146,10 @@ def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
     return _save(fig, out_dir / "resources.png")
 
 
-def _scatter(ax: Axes, pts: pl.DataFrame, column: str, style: dict[str, str]) -> None:
+def _scatter(ax: Axes, pts: pl.DataFrame, column: str, style: dict[str, Any]) -> None:
     keep = pts.filter(pl.col(column).is_not_null())
     if keep.height:
-        ax.scatter(keep["achieved_rate"], keep[column], **style)  # type: ignore[arg-type]
+        ax.scatter(keep["achieved_rate"], keep[column], **style)
 
 
 def _by(profiles: Sequence[Profile], keys: tuple[str, ...]) -> dict[tuple[Any, ...], list[Profile]]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -282,7 +283,8 @@ def across_reps(cells: pl.DataFrame, metrics: Sequence[str] = ACROSS) -> pl.Data
         x = pl.col(m).cast(pl.Float64).filter(pl.col("_counted"))
         aggs += [x.mean().alias(m), x.std(ddof=1).alias(f"_{m}_sd"), x.count().alias(f"_{m}_n")]
     out = frame.group_by(GROUP).agg(aggs)
-    biggest = max([int(out[f"_{m}_n"].max() or 0) for m in use] + [0])
+    # A count column's max is an int, or None when there are no groups (polars types it as any value).
+    biggest = max([int(cast(int | None, out[f"_{m}_n"].max()) or 0) for m in use] + [0])
     t_of = {n: t_critical(n - 1) for n in range(2, biggest + 1)}
     bounds: list[pl.Expr] = []
     for m in use:

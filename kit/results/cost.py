@@ -76,11 +76,15 @@ def load_table(path: Path) -> PriceTable:
         raise _bad_table(path, "not a JSON object")
     check_version(path, doc.get("schema_version"), doc.get("kit_version"))
     regions = doc.get("regions")
-    ok = isinstance(regions, dict) and all(
-        isinstance(types, dict) and all(isinstance(v, int | float) and v > 0 for v in types.values())
-        for types in regions.values()
-    )
-    if not ok or not isinstance(doc.get("as_of"), str):
+    # One condition, so that the type checker sees `regions` is a dict where the table is built.
+    if (
+        not isinstance(regions, dict)
+        or not all(
+            isinstance(types, dict) and all(isinstance(v, int | float) and v > 0 for v in types.values())
+            for types in regions.values()
+        )
+        or not isinstance(doc.get("as_of"), str)
+    ):
         raise _bad_table(path, "it needs `as_of` and `regions` {region: {instance type: USD per hour > 0}}")
     return PriceTable(doc["as_of"], str(doc.get("source") or "unknown source"), path, regions)
 

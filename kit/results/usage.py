@@ -112,4 +112,4 @@ def _one_cell(samples: pl.DataFrame, key: CellKey) -> pl.DataFrame:
         pl.col("cpu_pct").filter(client).mean().alias("client_cpu_mean_pct"),
     )
     keys = pl.DataFrame([key.as_dict()]).cast({"rate": pl.Float64, "rep": pl.Int32})
-    return pl.concat([keys, row], how="horizontal").cast(USAGE_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat([keys, row], how="horizontal").cast(pl.Schema(USAGE_SCHEMA))

@@ -56,9 +56,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, TextIO
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 from urllib.parse import urlsplit
 
+if TYPE_CHECKING:
+    import ssl
+
+# Declared first so that the type checker knows the name may hold None (uvloop is optional on hosts).
+uvloop: ModuleType | None
 try:
     import uvloop
 except ImportError:  # the engine still runs, at a lower ceiling
@@ -313,7 +319,8 @@ class Connection(asyncio.Protocol):
         return self.waiter
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream connection's transport is always a Transport; asyncio types the argument as its base.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -442,7 +449,7 @@ class Pool:
         self.keepalive = keepalive
         self.idle: dict[Origin, list[Connection]] = {}
         self.all: set[Connection] = set()
-        self.tls = None
+        self.tls: ssl.SSLContext | None = None
 
     async def exchange(self, origin: Origin, data: bytes, head_only: bool) -> Reply:
         conn = self._take(origin)

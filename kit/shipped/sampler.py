@@ -270,6 +270,24 @@ class Sampler:
         return res.stdout if res.returncode == 0 else None
 
 
+class StopRequest:
+    """Set by the SIGTERM/SIGINT handler during the loop's sleep, read by the loop after it.
+
+    A plain attribute, not a threading.Event: a handler may run inside another handler, and an Event's
+    lock would deadlock there. Read through a method, not a local bool, which a type checker would
+    take as still False after the loop's own test.
+    """
+
+    def __init__(self) -> None:
+        self._requested = False
+
+    def request(self, _sig: int, _frame: Any) -> None:
+        self._requested = True
+
+    def requested(self) -> bool:
+        return self._requested
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sampler.py", description="serving-kit telemetry sampler")
     parser.add_argument("--out", required=True)
@@ -283,14 +301,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.interval <= 0:
         parser.error("--interval must be above 0")
-    stop = False
-
-    def on_signal(_sig: int, _frame: Any) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = StopRequest()
+    signal.signal(signal.SIGTERM, stop.request)
+    signal.signal(signal.SIGINT, stop.request)
     sampler = Sampler(Scope(args.unit, args.pid), gpu=not args.no_gpu)
     with open(args.out, "a", buffering=1) as out:  # line-buffered: every line is whole on disk
         sampler.sample()
@@ -306,7 +319,7 @@ def main(argv: list[str]) -> int:
         out.write(json.dumps(header) + "\n")
         start = time.monotonic()
         k = 1
-        while not stop:
+        while not stop.requested():
             # Deadlines on a fixed grid: samples do not drift however long one takes.
             if args.max_s and time.monotonic() - start >= args.max_s:
                 break
@@ -314,7 +327,7 @@ def main(argv: list[str]) -> int:
             k += 1
             if wait > 0:
                 time.sleep(wait)  # a signal interrupts the sleep; the handler sets `stop`
-            if stop:
+            if stop.requested():
                 break
             line = sampler.sample()
             if line is not None:

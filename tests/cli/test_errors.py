@@ -111,6 +111,7 @@ def test_report_on_a_copied_run(kit, home: Path, data_dir: Path) -> None:  # typ
 
 def test_doctor_names_what_is_missing(kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr("kit.doctor.SBIN_DIRS", ())  # nothing installed off PATH either (Debian's /usr/sbin)
     result = kit("doctor", "--json")
     assert result.exit_code == 1
     error, hint = lines(result)

@@ -38,11 +38,18 @@ def test_unreachable_host(data_dir: Path) -> None:
     evs = events(data_dir, "unreachable_events.json")
     found = [f for f in (failure_from_event(e) for e in evs) if f]
     result = PlaybookResult("site.yml", "failed", 1.0, unreachable=found, log="/x/ansible.log")
-    try:
+    # pytest.raises, not try/except: a raise_for that raised nothing passed the old form of this test.
+    with pytest.raises(HostError) as info:
         raise_for(result)
-    except HostError as exc:
-        assert exc.what.startswith("host srv-mlserver did not answer over SSH")
-        assert exc.hint.startswith("Check it with `kit status`")
+    assert info.value.host == "srv-mlserver"
+    assert info.value.what == (
+        "host srv-mlserver did not answer over SSH: Task failed: Data could not be sent to remote host "
+        '"10.78.0.23". Make sure this host can be reached over ssh: ssh: connect to host 10.78.0.23 '
+        "port 22: Connection timed out"
+    )
+    assert info.value.hint == (
+        "Check it with `kit status`; `kit down` then `kit up` recreates it. Log: /x/ansible.log"
+    )
 
 
 def test_a_run_ansible_runner_cancelled_is_ctrl_c_not_a_failure() -> None:

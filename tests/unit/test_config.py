@@ -1,3 +1,7 @@
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,8 +34,32 @@ def test_bench_table_overrides_only_what_it_sets() -> None:
     assert s.rates == (10.0, 20.0) and s.duration_s == 5.0
 
 
-def test_digest_is_stable_and_tracks_changes() -> None:
-    assert config.Config().digest() == config.Config().digest()
+#: A configuration whose tables and lists a set or a hash-ordered dict would reorder between processes.
+DIGESTED = {
+    "seed": 7,
+    "frameworks": ["mlflow", "torchserve", "bentoml"],
+    "scenarios": ["sentiment", "malware"],
+    "bench": {"payloads": ["large", "small"], "rates": [20, 10]},
+    "framework_settings": {"mlflow": {"workers": 2}, "bentoml": {"workers": 3}, "torchserve": {"workers": 0}},
+}
+DIGEST_CODE = f"from kit import config; print(config.from_dict({DIGESTED!r}).digest())"
+
+
+def _digest_in_a_new_process(hash_seed: str) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run([sys.executable, "-c", DIGEST_CODE], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_digest_is_stable_across_processes_and_tracks_changes() -> None:
+    # The digest names a configuration in manifests that `kit compare` and `--resume` read in other
+    # processes: comparing it with itself in one process could not catch an order that depends on
+    # the process (string hashing is salted per process unless PYTHONHASHSEED is set).
+    here = config.from_dict(DIGESTED).digest()
+    assert re.fullmatch(r"[0-9a-f]{16}", here)
+    assert [_digest_in_a_new_process(seed) for seed in ("0", "1", "random")] == [here] * 3
+    assert here != config.from_dict({**DIGESTED, "seed": 8}).digest()
     assert config.Config().digest() != config.from_dict({"seed": 7}).digest()
 
 

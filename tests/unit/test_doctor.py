@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from kit import doctor
 from kit.ssh import parse_facts
 
@@ -36,3 +38,18 @@ def test_disk(tmp_path: Path) -> None:
 def test_host_facts_parsing() -> None:
     facts = parse_facts("cpu_model=AMD EPYC\ncores=1\nkernel=6.1.0\nnoise line\n")
     assert facts == {"cpu_model": "AMD EPYC", "cores": "1", "kernel": "6.1.0"}
+
+
+def test_tool_installed_off_path_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian puts nft and debootstrap in /usr/sbin, which `su` without `-` leaves off PATH."""
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "debootstrap").write_text("#!/bin/sh\n")
+    (sbin / "debootstrap").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    check = doctor._tool("debootstrap", "debootstrap", "apt-get install -y debootstrap", sbin=(sbin,))
+    assert not check.ok
+    assert check.detail == f"not on PATH (installed at {sbin / 'debootstrap'})"
+    assert check.fix == f"Add {sbin} to PATH: export PATH=$PATH:{sbin} (or become root with `su -`, not `su`)"
+    gone = doctor._tool("nftables", "nft", "apt-get install -y nftables", sbin=(sbin,))
+    assert (gone.ok, gone.detail, gone.fix) == (False, "not found", "apt-get install -y nftables")

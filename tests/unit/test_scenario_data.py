@@ -79,3 +79,49 @@ def test_wrong_shape_answer_is_a_clear_error() -> None:
     with pytest.raises(KitError) as info:
         scenarios.compare(scn, "mlflow", np.zeros((3, 1)), np.zeros((10, 1)), "server")
     assert info.value.what == "mlflow server returned outputs of shape (3, 1) for malware, expected (10, 1)"
+
+
+@pytest.mark.parametrize(
+    ("framework", "response", "named", "wanted"),
+    [
+        ("tfserving", '{"predictions": [[0.25], [null], [0.75]]}', "NaN (null or NaN) at index [1, 0]", 0.5),
+        ("torchserve", '{"predictions": [[0.25], [NaN], [0.75]]}', "NaN (null or NaN) at index [1, 0]", 0.5),
+        ("bentoml", '{"predictions": [[0.25], [0.5], [Infinity]]}', "inf at index [2, 0]", 0.75),
+        (
+            "mlserver",
+            '{"outputs": [{"name": "o", "shape": [3, 1], "datatype": "FP32", "data": [-Infinity, 0.5, 0.75]}]}',
+            "-inf at index [0, 0]",
+            0.25,
+        ),
+    ],
+)
+def test_a_non_finite_answer_fails_parity(framework: str, response: str, named: str, wanted: float) -> None:
+    # A server answering null or NaN made the largest difference NaN, and `NaN > tolerance` is false:
+    # the check passed. The outputs are parsed as the server's answer is (protocols.outputs).
+    from scenarios.common import protocols
+
+    scn = scenarios.get("malware")
+    want = np.array([[0.25], [0.5], [0.75]])
+    with pytest.raises(KitError) as info:
+        scenarios.compare(scn, framework, protocols.outputs(framework, response), want, "server")
+    assert info.value.what == (
+        f"parity failed: {framework} server returned {named} where the malware source model "
+        f"gives {wanted:g} (1 of 3 values not finite)"
+    )
+    assert info.value.hint.startswith("The server computes something other than the model that was built")
+
+
+def test_a_finite_answer_within_tolerance_still_passes() -> None:
+    scn = scenarios.get("malware")
+    want = np.array([[0.25], [0.5]])
+    verdict = scenarios.compare(scn, "mlflow", want + 1e-7, want, "server")
+    assert verdict["verdict"] == "pass" and verdict["max_abs_diff"] == pytest.approx(1e-7)
+    # Where the source model itself is not finite, the same non-finite value agrees and nothing else does.
+    odd = np.array([[np.nan], [np.inf]])
+    assert scenarios.compare(scn, "mlflow", odd.copy(), odd, "server")["max_abs_diff"] == 0.0
+    with pytest.raises(KitError) as info:
+        scenarios.compare(scn, "mlflow", np.array([[0.5], [np.inf]]), odd, "server")
+    assert info.value.what == (
+        "parity failed: mlflow server returned 0.5 at index [0, 0] where the malware source model gives "
+        "nan (the source model's own output is not finite there)"
+    )
