@@ -1,8 +1,8 @@
 """Part 3 of benchmarks/engine.py: the CPU each HTTP client spends per request, the kit's engine
-(kit/load/engine.py) against an open-loop client on aiohttp, both against the same nginx in one run.
+(kit/shipped/engine.py) against an open-loop client on aiohttp, both against the same nginx in one run.
 
 Run as a script (`client_cpu.py aiohttp PLAN.json OUT.csv`) this file is that aiohttp client: the
-same plan file the engine reads, the same schedule (kit.load.engine.schedule), the same uvloop event
+same plan file the engine reads, the same schedule (kit.shipped.engine.schedule), the same uvloop event
 loop, connections opened before t0, one task per request launched when due, one CSV row per request.
 It is what one would write with aiohttp in place of the engine's own HTTP client.
 
@@ -118,7 +118,7 @@ def cpu_part(url: str, work: Path, core: int, rates: list[float], short_s: float
 async def _aiohttp_client(plan: dict[str, Any], out: Any) -> dict[str, Any]:
     import aiohttp
 
-    from kit.load.engine import COLUMNS, schedule
+    from kit.shipped.engine import COLUMNS, schedule
 
     target = plan["targets"][0]
     url, headers, body = target["url"], target["headers"], base64.b64decode(target["body_b64"])

@@ -6,7 +6,7 @@
                                           [--cpu-rates 500,2000] [--skip-rates --skip-stall --skip-cpu]
 
 Debian's nginx serves a fixed 200 on 127.0.0.1, pinned to one core (taskset); the engine
-(kit/load/engine.py, run as the kit runs it on a client host) is pinned to the other. Three parts:
+(kit/shipped/engine.py, run as the kit runs it on a client host) is pinned to the other. Three parts:
 
 1. Rates 100, 500, 1,000, 2,000 and 5,000 req/s: achieved rate, send-lag p99, and latency added over
    the server's own time (the engine's p50/p99 minus nginx's `$request_time`, which nginx logs with

@@ -45,13 +45,13 @@ class BenchSettings(Frozen):
     # restart` may take before the unit's processes are killed (SIGKILL) and it is started again.
     restart_s: float = Field(default=60.0, gt=0)
     keepalive: bool = True
-    # kit: the open-loop engine (kit/load/engine.py); vegeta: vegeta's binary on the client host.
+    # kit: the open-loop engine (kit/shipped/engine.py); vegeta: vegeta's binary on the client host.
     engine: Engine = "kit"
     # Load processes on the client host; 0: one per 2,000 req/s of the rate, at most one per core.
     processes: int = Field(default=0, ge=0)
     # The kit's engine asks for real-time scheduling on the client host where that is allowed.
     realtime: bool = True
-    # Instead of `rates`: find the highest rate whose p99 meets slo_p99_ms (kit/load/protocol.py).
+    # Instead of `rates`: find the highest rate whose p99 meets slo_p99_ms (kit/bench/protocol.py).
     sweep: bool = False
     slo_p99_ms: float | None = Field(default=None, gt=0)
     sweep_max_rate: float = Field(default=20000.0, gt=0)

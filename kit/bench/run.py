@@ -44,7 +44,7 @@ class Run:
 
     def record(self, record: dict[str, Any]) -> None:
         """A cell's outcome (a rerun of the same cell replaces its earlier entry)."""
-        manifest.update_cell(self.man, record)  # type: ignore[arg-type]
+        manifest.update_cell(self.man, record)
         self.save()
         if self.on_cell:
             self.on_cell(record)
@@ -53,7 +53,7 @@ class Run:
         """Cells that were never run (framework skipped or undeployable, server gone) with the reason."""
         for key in keys:
             record = {**key.as_dict(), "status": status, "reason": reason, "summary": {}}
-            manifest.update_cell(self.man, record)  # type: ignore[arg-type]
+            manifest.update_cell(self.man, record)
             if self.on_cell:
                 self.on_cell(record)
         self.save()
@@ -70,12 +70,12 @@ class Run:
     ) -> None:
         """What a pair's cells are measured on: the model, its parity through the server, the
         framework's version and settings, and how long its deploy took."""
-        self.man["models"][scenario] = {  # type: ignore[assignment]
+        self.man["models"][scenario] = {
             "digest": built.digest,
             "files": built.hashes,
             "metrics": built.metrics,
         }
-        self.man.setdefault("parity", {})[f"{framework}/{scenario}"] = parity  # type: ignore[typeddict-item]
+        self.man.setdefault("parity", {})[f"{framework}/{scenario}"] = parity
         self.man["frameworks"][framework] = {
             "version": frameworks.get(framework).version,
             "settings": cfg.settings_for(framework).model_dump(),
@@ -89,13 +89,12 @@ class Run:
         self.save()
 
     def record_sweep(self, name: str, report: dict[str, Any]) -> None:
-        self.man.setdefault("sweeps", {})[name] = report  # type: ignore[typeddict-item]
+        self.man.setdefault("sweeps", {})[name] = report
         self.save()
 
     def sweeps(self) -> dict[str, Any]:
         """The run's sweeps (pair/payload -> best rate, probes, why it stopped), empty without any."""
-        found: dict[str, Any] = self.man.get("sweeps", {})  # type: ignore[assignment]
-        return found
+        return dict(self.man.get("sweeps", {}))
 
     def same_model(self, scenario: str, built: scenarios.BuildResult) -> None:
         """A resumed run measures the model its first part measured, or nothing."""

@@ -61,7 +61,7 @@ def pairs_for(cfg: Config, request: Request) -> list[tuple[str, str]]:
         given = [FLAGS[k] for k, v in request.overrides.items() if v]
         given += ["--profile"] * (request.profile is not None)
         given += [request.framework] * (request.framework != "all")
-        given += [request.scenario] * (request.scenario is not None)
+        given += [request.scenario] if request.scenario is not None else []
         if given:
             raise UsageError(
                 f"--resume takes the run's own pairs and settings, not {' '.join(given)}",

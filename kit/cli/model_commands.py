@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
@@ -19,8 +21,11 @@ def build(state: State, scenario: str | None, as_json: bool) -> None:
     ids = _scenario_ids(scenario)
     with live("kit build") as progress:
         results = deploy.build_all(state.context(), ids, progress)
-    rows = [{"scenario": r.scenario, "digest": r.digest, "cached": r.cached, "root": str(r.root),
-             "exports": sorted(r.exports), "metrics": r.metrics} for r in results]
+    rows: list[dict[str, Any]] = [
+        {"scenario": r.scenario, "digest": r.digest, "cached": r.cached, "root": str(r.root),
+         "exports": sorted(r.exports), "metrics": r.metrics}
+        for r in results
+    ]
     if as_json:
         emit_json(rows)
         return

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast, get_args
 
@@ -44,8 +45,10 @@ class _ManifestParts(TypedDict, total=False):
     pairs: list[list[str]]  # the (framework, scenario) pairs the run was asked for
     # One entry per part of the run: when it started, with which kit, on hosts with which facts.
     parts: list[dict[str, Any]]
-    # A framework's service restarted between cells because its server stopped serving (kit.bench.recovery).
+    # A framework's service restarted between pairs (kit.bench.recovery), with its steps.
     restarts: list[dict[str, Any]]
+    parity: dict[str, dict[str, Any]]  # "framework/scenario" -> parity through the server
+    sweeps: dict[str, dict[str, Any]]  # "framework/scenario/payload" -> the SLO sweep's report
 
 
 class Manifest(_ManifestParts):
@@ -59,7 +62,7 @@ class Manifest(_ManifestParts):
     provider: str
     hosts: dict[str, dict[str, Any]]  # host name -> facts (CPU model, cores, memory, kernel, GPU...)
     frameworks: dict[str, dict[str, Any]]  # framework -> {"version", "settings", ...}
-    models: dict[str, dict[str, str]]  # scenario -> {file: sha256}
+    models: dict[str, dict[str, Any]]  # scenario -> {digest, files: {file: sha256}, metrics}
     seeds: dict[str, int]
     stage_timings: dict[str, float]  # stage (e.g. "deploy:mlserver:malware") -> seconds
     cells: list[Cell]
@@ -94,14 +97,15 @@ def new_manifest(
     }
 
 
-def update_cell(manifest: Manifest, cell: Cell) -> None:
-    """Record a cell's outcome; a rerun of the same cell replaces its earlier entry."""
+def update_cell(manifest: Manifest, cell: Mapping[str, Any]) -> None:
+    """Record a cell's outcome (checked here: a key, a known status); a rerun of the same cell
+    replaces its earlier entry."""
     missing = [k for k in (*FIELDS, "status") if k not in cell]
     if missing:
         raise ValueError(f"a cell needs {missing}")
     if cell["status"] not in CELL_STATUSES:
         raise ValueError(f"cell status must be one of {CELL_STATUSES}, got {cell['status']!r}")
-    entry: Cell = {**cell, "reason": cell.get("reason") or "", "summary": cell.get("summary") or {}}
+    entry = cast(Cell, {**cell, "reason": cell.get("reason") or "", "summary": cell.get("summary") or {}})
     key = CellKey.of(entry)
     manifest["cells"] = [c for c in manifest["cells"] if CellKey.of(c) != key] + [entry]
 

@@ -220,7 +220,7 @@ def test_down_leaves_nothing(home: Path) -> None:
     # No process of this environment: ssh/ansible/terraform (they name the workspace), remote engines.
     # The LXD daemon may name the workspace too (its log, when `kit up` started it) and outlives
     # `kit down` on purpose: it is the machine's service, not this environment's.
-    left = sh("pgrep", "-af", f"{home}|/opt/kit/load/engine.py").splitlines()
+    left = sh("pgrep", "-af", f"{home}|/opt/kit/shipped/engine.py").splitlines()
     assert [ln for ln in left if " lxd --group " not in ln] == []  # the daemon and its supervisor
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "0"
     assert kit("down").exit_code == 0  # twice in a row is fine

@@ -1,4 +1,4 @@
-"""The real engine (kit/load/engine.py) as a subprocess against a real aiohttp server on 127.0.0.1.
+"""The real engine (kit/shipped/engine.py) as a subprocess against a real aiohttp server on 127.0.0.1.
 
 Rates and durations are small so that the file runs in about 20 s on a shared 2-core machine; the
 bounds on send lag are loose for the same reason (the 1 ms rule is checked by the bench, per cell).

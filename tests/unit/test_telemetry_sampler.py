@@ -1,4 +1,4 @@
-"""The telemetry sampler (kit/telemetry/sampler.py): its parsers on files captured from real hosts,
+"""The telemetry sampler (kit/shipped/sampler.py): its parsers on files captured from real hosts,
 and the sampler itself run as a subprocess against real processes on this machine.
 
 tests/data/telemetry holds /proc and cgroup files read from an MLServer host of the local provider
