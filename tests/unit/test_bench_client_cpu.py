@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from kit.shipped.engine import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
