@@ -125,6 +125,24 @@ def get(scenario_id: str) -> Scenario:
     return scenario
 
 
+def instances_per_payload(scenario_id: str) -> dict[str, int]:
+    """Instances (inferences) one request of each payload size carries: the scenario's own
+    `payload_sizes`, the counts its payload builder makes requests from, so that a cost per inference
+    divides by what was sent. The bench records them in the manifest (manifest.record_payload_instances)."""
+    counts = get(scenario_id).payload_sizes
+    missing = [p for p in PAYLOADS if not _is_count(counts.get(p))]
+    if missing:
+        raise KitError(
+            f"scenario {scenario_id} has no instance count for payload {', '.join(missing)}",
+            f"Give every payload size a count > 0 in payload_sizes (scenarios/{scenario_id}/__init__.py)",
+        )
+    return {p: counts[p] for p in PAYLOADS}
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def input_digest(scenario_id: str, seed: int) -> str:
     """Hash of what determines the artifacts: the scenario's code, the seed, the writing libraries."""
     h = hashlib.sha256(f"{scenario_id}:{seed}".encode())

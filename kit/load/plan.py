@@ -12,12 +12,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from kit import shipped
 from kit.errors import UsageError
+from kit.load import engine
 
 ARRIVALS = ("constant", "poisson")
+#: The phase that warms connections; it may schedule nothing, every other phase is measured.
+WARMUP = "warmup"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Plan:
         return json.dumps(
             {
                 "targets": [_target_json(t) for t in self.targets],
-                "phases": [{"name": p.name, "rate": p.rate, "duration_s": p.duration_s} for p in self.phases],
+                "phases": _phases_json(self.phases),
                 "arrival": self.arrival,
                 "seed": self.seed,
                 "timeout_s": self.timeout_s,
@@ -72,6 +76,22 @@ class Plan:
     def seconds(self) -> float:
         """Scheduled seconds, drain not included: the orchestrator adds drain_s to its own timeout."""
         return sum(p.duration_s for p in self.phases)
+
+    def schedule(self) -> list[tuple[str, float]]:
+        """(phase, offset in s from t0) of every request: what the engine will send, and when, fixed
+        by the plan and its seed before t0 (the engine draws it with this same function)."""
+        return engine.schedule(_phases_json(self.phases), self.arrival, self.seed)
+
+    def scheduled(self) -> dict[str, int]:
+        """Requests the schedule holds per phase: under Poisson arrivals the draw's count, not rate x s."""
+        counts = dict.fromkeys((p.name for p in self.phases), 0)
+        for name, _ in self.schedule():
+            counts[name] += 1
+        return counts
+
+
+def _phases_json(phases: Sequence[Phase]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "rate": p.rate, "duration_s": p.duration_s} for p in phases]
 
 
 def _target_json(t: Target) -> dict[str, object]:
@@ -102,6 +122,29 @@ def validate(plan: Plan) -> None:
     if plan.warm_connections < 0:
         raise UsageError(
             f"warm_connections {plan.warm_connections} is negative", "Use 0 (no warming) or more"
+        )
+    _validate_schedule(plan)
+
+
+#: Above this many expected requests a phase cannot draw none (Poisson: a chance under e^-1000, below
+#: the smallest double), so its schedule is not drawn just to check: at 20,000 req/s that takes 0.4 s.
+SURE_TO_SEND = 1000.0
+
+
+def _validate_schedule(plan: Plan) -> None:
+    """A measured phase whose schedule holds no request would measure nothing and judge nothing (a
+    seeded Poisson draw at a low rate over a short phase, or a constant rate under one request)."""
+    if all(p.rate * p.duration_s >= SURE_TO_SEND for p in plan.phases if p.name != WARMUP):
+        return
+    counts = plan.scheduled()
+    empty = [p for p in plan.phases if p.name != WARMUP and counts[p.name] == 0]
+    if empty:
+        p = empty[0]
+        seeded = f" drawn with seed {plan.seed}" if plan.arrival == "poisson" else ""
+        draw = f"the {plan.arrival} schedule{seeded}"
+        raise UsageError(
+            f"phase {p.name} at {p.rate:g} req/s for {p.duration_s:g}s schedules no request ({draw})",
+            "Use a higher rate or a longer duration: the phase needs at least one request to measure",
         )
 
 

@@ -19,6 +19,7 @@ import botocore.exceptions
 from kit.errors import KitError, UsageError
 from kit.provision import aws_prices
 from kit.provision.aws_api import Clients, calling, error_code, paginate, translate
+from kit.results.cost import PriceTable
 
 Progress = Callable[[str], None]
 
@@ -189,7 +190,7 @@ class Report:
                 (
                     "estimated cost",
                     f"${hourly:.2f}/hour; at most ${hourly * self.ttl_hours:.2f} until ExpiresAt "
-                    f"(prices of {aws_prices.PRICES_AS_OF})",
+                    f"(prices of {self.estimate.table.as_of})",
                 )
             )
         rows.append(("expires at", f"{self.expires_at} (hosts terminate themselves then)"))
@@ -359,8 +360,10 @@ def run(
     expires_at: str,
     progress: Progress,
     checkip_url: str = CHECKIP_URL,
+    prices: PriceTable | None = None,
 ) -> Report:
-    """Every check, in the order that makes the first failure the most useful one."""
+    """Every check, in the order that makes the first failure the most useful one. `prices`: the
+    workspace's newest table (kit.results.pricing.current_table); by default the current workspace's."""
     check_region_name(clients)
     progress("checking the AWS credentials")
     who = caller(clients)
@@ -389,7 +392,7 @@ def run(
     if unknown:
         notes.append(f"quota {', '.join(unknown)} could not be read; a too-small quota fails the apply")
     estimate = aws_prices.estimate(
-        plan.region, plan.instances(), volume_gb=plan.volume_gb, volume_type=plan.volume_type
+        plan.region, plan.instances(), volume_gb=plan.volume_gb, volume_type=plan.volume_type, table=prices
     )
     return Report(
         account=who["account"],

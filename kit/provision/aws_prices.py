@@ -1,25 +1,21 @@
-"""A small pinned, dated AWS price table for the preflight's hourly estimate of a plan.
+"""The preflight's hourly estimate of a plan, from the kit's one dated price table.
 
-Pinned, not fetched: the estimate must be the same offline, in tests and on a machine without the
-Pricing API's permissions, and a dated table says exactly how old its figures are. Figures are the
-public On-Demand list prices (Linux, shared tenancy) in USD; regions missing here are estimated as
-"unknown", never guessed. Storage and public-address prices are pinned here, with the same date.
+Instance prices come from the newest table of the pinned folder (kit/results/prices/) and the
+workspace's (`.kit/prices/`, where `kit report --refresh-prices` writes): the table the report prices
+runs with and the bench records in the manifest (kit.results.pricing.current_table), so a plan's
+estimate and a run's cost never come from two tables. Dated, not fetched here: the estimate is the
+same offline, in tests and on a machine without the Pricing API's permissions. Figures are On-Demand
+list prices (Linux, shared tenancy) in USD; a region or type missing from the table is "unknown",
+never guessed. Storage and public-address prices are pinned here (list prices of 2025-06-01).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kit.results.cost import newest_table
+from kit.results import pricing
+from kit.results.cost import PriceTable
 
-# The instance prices are the report's pinned table (kit/results/prices/aws-ec2-<date>.json, the
-# newest one there): one table, so the preflight's estimate and the report's cost never disagree.
-_TABLE = newest_table()
-PRICES_AS_OF = _TABLE.as_of
-SOURCE = _TABLE.source
-
-#: USD per instance-hour, by region and instance type.
-INSTANCE_USD_PER_HOUR: dict[str, dict[str, float]] = {r: dict(t) for r, t in _TABLE.usd_per_hour.items()}
 #: USD per GB-month of EBS storage (a month is 730 hours in AWS's own arithmetic).
 EBS_USD_PER_GB_MONTH: dict[str, dict[str, float]] = {
     "us-east-1": {"gp3": 0.08, "gp2": 0.10, "io2": 0.125},
@@ -44,6 +40,7 @@ class Line:
 @dataclass(frozen=True)
 class Estimate:
     region: str
+    table: PriceTable  # the table the instance lines were priced from
     lines: list[Line] = field(default_factory=list)
 
     @property
@@ -69,14 +66,18 @@ def estimate(
     volume_gb: int,
     volume_type: str = "gp3",
     public_ips: int | None = None,
+    table: PriceTable | None = None,
 ) -> Estimate:
-    """Hourly cost of `instances` ({instance type: count}), their root volumes and public addresses."""
-    prices = INSTANCE_USD_PER_HOUR.get(region, {})
-    lines = [Line(f"{itype} instance", n, prices.get(itype)) for itype, n in sorted(instances.items())]
+    """Hourly cost of `instances` ({instance type: count}), their root volumes and public addresses,
+    from `table` (default: the current workspace's newest table, the one its report would use)."""
+    table = table or pricing.current_table(pricing.workspace_folder())
+    lines = [
+        Line(f"{itype} instance", n, table.price(region, itype)) for itype, n in sorted(instances.items())
+    ]
     hosts = sum(instances.values())
     per_gb = EBS_USD_PER_GB_MONTH.get(region, {}).get(volume_type)
     volume_hour = None if per_gb is None else per_gb * volume_gb / HOURS_PER_MONTH
     lines.append(Line(f"{volume_gb} GB {volume_type} root volume", hosts, volume_hour))
     addresses = hosts if public_ips is None else public_ips
     lines.append(Line("public IPv4 address", addresses, PUBLIC_IPV4_USD_PER_HOUR))
-    return Estimate(region, lines)
+    return Estimate(region, table, lines)

@@ -18,7 +18,7 @@ import polars as pl
 
 from kit.errors import KitError
 from kit.ids import SCENARIOS
-from kit.report import plots, tables
+from kit.report import cost_section, plots, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
 from kit.results import aggregate, analysis, claims, cost, pricing, resume, store
 from kit.results.analysis import RunData
@@ -85,11 +85,7 @@ class Report:
             "files": [str(f) for f in self.files],
             "problems": self.problems,
             "notes": self.notes,
-            "prices": {
-                "source": self.prices.source,
-                "as_of": self.prices.as_of,
-                "file": str(self.prices.path),
-            },
+            "prices": cost_section.prices_json(self.prices, self.data.manifest),
             "cells": self.data.cells.to_dicts(),
             "groups": self.data.groups.to_dicts(),
             "cost": self.cost.to_dicts(),
@@ -263,24 +259,9 @@ def shaped_links(hosts: dict[str, Any]) -> list[str]:
 
 
 def _cost_blocks(report: Report) -> list[Block]:
-    man = report.data.manifest
-    source = Para(
-        f"Prices: {report.prices.label}. Dollars per million inferences = USD per hour of the server "
-        "host / (sustainable rate × 3600) × 10^6; the client host is not priced. The sustainable rate "
-        "is the SLO sweep's best rate when a sweep ran, else the highest rate whose every repetition "
-        "counted with at most 1 % errors (a lower bound: the server was not pushed to its limit)."
-    )
-    if man is None:
-        return [source, Para("No readable manifest: the server hosts, and so their prices, are unknown.")]
-    blocks: list[Block] = [source]
-    if man.get("provider") != "aws":
-        blocks.append(
-            Para(
-                f"This run's servers are {man.get('provider')} hosts, not cloud instances: they have "
-                "no instance price, so no cost per inference is given rather than an invented one. "
-                "The sustainable rates still are."
-            )
-        )
+    blocks = cost_section.blocks(report.prices, report.data.manifest)
+    if report.data.manifest is None:
+        return blocks
     if report.cost.height == 0:
         blocks.append(Para(NO_ROWS))
         return blocks

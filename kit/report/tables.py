@@ -123,33 +123,47 @@ def group_usage_table(groups: pl.DataFrame) -> Table:
 
 
 def cost_table(cost: pl.DataFrame) -> Table:
+    """Per request and per inference side by side, each named so; every figure priced from an
+    estimate (a local host) says so in its own cell, so that no figure can be quoted without it."""
     header = [
         "framework",
         "scenario",
         "payload",
-        "instance",
+        "instances per request",
+        "server",
+        "priced as",
         "USD/hour",
         "sustainable rate (req/s)",
         "rate from",
-        "USD per million",
+        "USD per 1M requests",
+        "USD per 1M inferences",
         "note",
     ]
-    right = [False, False, False, False, True, True, False, True, False]
-    rows = [
-        [
-            r["framework"],
-            r["scenario"],
-            r["payload"],
-            _text(str, r["instance_type"]),
-            _text(fixed(4), r["usd_per_hour"]),
-            _text(fixed(1), r["sustainable_rate"]),
-            r["rate_source"],
-            _text(fixed(4), r["usd_per_million"]),
-            r["note"] or "",
-        ]
-        for r in cost.iter_rows(named=True)
-    ]
+    right = [False, False, False, True, False, False, True, True, False, True, True, False]
+    rows = []
+    for r in cost.iter_rows(named=True):
+        usd = _estimated(fixed(4)) if r["price_kind"] == "estimate" else fixed(4)
+        rows.append(
+            [
+                r["framework"],
+                r["scenario"],
+                r["payload"],
+                _text(str, r["instances_per_request"]),
+                _text(str, r["instance_type"]),
+                r["price_basis"] or "-",
+                _text(usd, r["usd_per_hour"]),
+                _text(fixed(1), r["sustainable_rate"]),
+                r["rate_source"],
+                _text(usd, r["usd_per_million_requests"]),
+                _text(usd, r["usd_per_million_inferences"]),
+                r["note"] or "",
+            ]
+        )
     return Table(header, right, rows)
+
+
+def _estimated(fmt: Format) -> Format:
+    return lambda v: f"{fmt(v)} (estimate)"
 
 
 def claims_table(rows: Sequence[Mapping[str, str]], *, overall: bool) -> Table:

@@ -14,19 +14,21 @@ Definitions (all times in ms):
 - achieved_rate: requests per second of the measured window, where the window spans the first to
   the last intended send plus one inter-arrival gap (1 / rate):
   `requests / ((max(intended_ns) - min(intended_ns)) / 1e9 + 1 / rate)`. A perfect constant-rate
-  cell of n requests thus achieves exactly `rate`, and requests the client never sent lower it.
-- valid: false when the client, not the server, limited the cell (DESIGN.md section 5): send-lag
-  p99 over 1 ms, or achieved rate under 99 % of the target. `invalid_reason` says which.
+  cell of n requests thus achieves exactly `rate`; under Poisson arrivals it is the draw's own rate.
+- valid: false when the client, not the server, shaped the cell: it sent under 99 % of its
+  schedule's rate, or its send lag could have moved the latency figures (kit.results.validity
+  states the rules and why). `invalid_reason` says which.
 
 Quantiles interpolate linearly between order statistics (Polars' "linear", numpy's default), so a
 small cell gives the figures numpy or a spreadsheet would.
 
 `summarize` gives the compact row each cell's manifest entry keeps; `cell_stats` the full one the
-report uses (p95, p99.9, service p99, send-lag p50/max, goodput `ok_rate` = 2xx replies per second of
-the same window). `run_cell_stats` aggregates a whole run a batch of files at a time, so that memory
-follows the batch, not the run (10 million rows: see benchmarks/aggregate.py); `across_reps` gives
-each (framework, scenario, payload, rate) the mean of its counted repetitions and a 95 % Student t
-interval (kit.results.stats); `latency_profiles` the pooled distributions the plots draw.
+report uses (the engine that sent it, p95, p99.9, service p99, send-lag p50/max, goodput `ok_rate` =
+2xx replies per second of the same window). `run_cell_stats` aggregates a whole run a batch of files
+at a time, so that memory follows the batch, not the run (10 million rows: see
+benchmarks/aggregate.py); `across_reps` gives each (framework, scenario, payload, rate) the mean of
+its counted repetitions and a 95 % Student t interval (kit.results.stats); `latency_profiles` the
+pooled distributions the plots draw.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from kit.results import validity
 from kit.results.schema import RAW_SCHEMA, empty_raw
 from kit.results.stats import t_critical
 from kit.results.store import RawFile
@@ -46,8 +49,6 @@ from kit.results.store import RawFile
 CELL = ["framework", "scenario", "payload", "rate", "rep"]
 #: A cell without its repetition: what repetitions are averaged over.
 GROUP = ["framework", "scenario", "payload", "rate"]
-MAX_SEND_LAG_P99_MS = 1.0
-MIN_ACHIEVED_SHARE = 0.99
 NS_PER_MS = 1e6
 NS_PER_S = 1e9
 LATENCY_QUANTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90, "p99": 0.99}
@@ -63,11 +64,13 @@ NEEDED = [
     "rate",
     "rep",
     "phase",
+    "seq",
     "intended_ns",
     "sent_ns",
     "latency_ns",
     "service_ns",
     "code",
+    "engine",
 ]
 
 
@@ -86,13 +89,19 @@ def _stats(lf: pl.LazyFrame, *, full: bool) -> pl.LazyFrame:
     return (
         lf.filter(pl.col("phase") == "measure")
         .group_by(CELL)
-        .agg(_counts() + _latencies() + (_extras() if full else []) + [_span_s().alias("_span_s")])
+        .agg(
+            _counts()
+            + _latencies()
+            + (_extras() if full else [])
+            + [_span_s().alias("_span_s")]
+            + validity.aggregations()
+        )
         .with_columns(
             (pl.col("errors") / pl.col("requests")).alias("error_rate"),
             (pl.col("requests") / window).alias("achieved_rate"),
             (pl.col("ok") / window).alias("ok_rate"),
         )
-        .with_columns(_validity())
+        .with_columns(validity.verdict())
     )
 
 
@@ -168,6 +177,8 @@ def _extras() -> list[pl.Expr]:
     lat = pl.col("latency_ns")
     lag = pl.col("sent_ns") - pl.col("intended_ns")
     return [
+        # Which engine sent the cell: vegeta's latencies count from the actual send (kit.load.vegeta).
+        pl.col("engine").first().alias("engine"),
         *(_ms(lat.quantile(q, "linear")).alias(f"{name}_ms") for name, q in EXTRA_QUANTILES.items()),
         _ms(pl.col("service_ns").quantile(0.99, "linear")).alias("service_p99_ms"),
         _ms(lag.quantile(0.50, "linear")).alias("send_lag_p50_ms"),
@@ -181,25 +192,6 @@ def _span_s() -> pl.Expr:
 
 def _ms(expr: pl.Expr) -> pl.Expr:
     return expr / NS_PER_MS
-
-
-def _validity() -> list[pl.Expr]:
-    lag = pl.col("send_lag_p99_ms")
-    achieved = pl.col("achieved_rate")
-    slow_client = (lag > MAX_SEND_LAG_P99_MS).fill_null(False)
-    short_rate = (achieved < MIN_ACHIEVED_SHARE * pl.col("rate")).fill_null(False)
-    lag_text = pl.format("send-lag p99 {} ms > 1 ms", lag.round(3))
-    rate_text = pl.format("achieved rate {} req/s < 99% of the target {}", achieved.round(1), pl.col("rate"))
-    reason = (
-        pl.when(slow_client & short_rate)
-        .then(pl.format("{} and {}", lag_text, rate_text))
-        .when(slow_client)
-        .then(pl.format("{}: the client was the bottleneck", lag_text))
-        .when(short_rate)
-        .then(rate_text)
-        .otherwise(pl.lit(""))
-    )
-    return [(~(slow_client | short_rate)).alias("valid"), reason.alias("invalid_reason")]
 
 
 #: Output columns, in order: the golden files pin them.
@@ -223,6 +215,7 @@ _COLUMNS = [
 #: cell_stats' columns, in order: the compact summary's, with the extra figures beside their kin.
 CELL_STATS = [
     *CELL,
+    "engine",
     "requests",
     "ok",
     "errors",

@@ -1,6 +1,14 @@
-"""Dollars per million inferences: the server's hourly price over the highest sustainable rate.
+"""Dollars per million requests and per million inferences: the server's hourly price over the
+highest sustainable rate.
 
-    usd_per_million = usd_per_hour / (sustainable_rate * 3600) * 1e6
+    usd_per_million_requests   = usd_per_hour / (sustainable_rate * 3600) * 1e6
+    usd_per_million_inferences = usd_per_million_requests / instances_per_request
+
+A request of a medium or large payload carries several instances (1 / 10 / 100, image 1 / 4 / 16:
+scenarios/README.md), each one inference: per request overstates the cost of an inference that many
+times. The counts come from the run's manifest (`payload_instances`, recorded at bench); a run written
+before they were recorded takes them from today's scenario registry and its row says so; a payload
+with no known count gets no cost per inference, never an assumed 1.
 
 Only the server host is priced: the client host is measuring apparatus, not part of serving. The
 sustainable rate of a (framework, scenario, payload) is, in order:
@@ -11,23 +19,27 @@ sustainable rate of a (framework, scenario, payload) is, in order:
    server was not pushed to its limit), and the table says so.
 
 Prices come from a pinned, dated table (kit/results/prices/aws-ec2-<date>.json; kit.results.pricing
-writes newer ones from the AWS Price List API). A host that is not an AWS instance (the local
-provider's LXD containers) or an instance type the table lacks has no price, and its cost shows as
-missing with the reason: never a guess.
+writes newer ones from the AWS Price List API). An AWS server is priced at its instance type's price;
+a type the table lacks has no price, and its cost shows as missing with the reason. A server that is
+not a cloud instance (the local provider's LXD hosts) is priced as an *estimate*: the on-demand cost
+of its CPUs and memory in the compute-optimised family (kit.results.estimate), labelled so in every
+row (`price_kind` = "estimate").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import polars as pl
 
 from kit.errors import KitError
+from kit.results import estimate
 from kit.results.schema import check_version
 
 PRICES_DIR = Path(__file__).with_name("prices")
@@ -39,12 +51,16 @@ COST_SCHEMA: dict[str, pl.DataType] = {
     "framework": pl.String(),
     "scenario": pl.String(),
     "payload": pl.String(),
+    "instances_per_request": pl.Int64(),
     "instance_type": pl.String(),
     "region": pl.String(),
     "usd_per_hour": pl.Float64(),
-    "sustainable_rate": pl.Float64(),
+    "price_kind": pl.String(),  # "instance" (its real price), "estimate" (kit.results.estimate) or null
+    "price_basis": pl.String(),  # what the hourly price is the price of
+    "sustainable_rate": pl.Float64(),  # requests per second
     "rate_source": pl.String(),
-    "usd_per_million": pl.Float64(),
+    "usd_per_million_requests": pl.Float64(),
+    "usd_per_million_inferences": pl.Float64(),
     "note": pl.String(),
 }
 
@@ -55,6 +71,10 @@ class PriceTable:
     source: str
     path: Path
     usd_per_hour: Mapping[str, Mapping[str, float]]  # region -> instance type -> USD
+    #: Instance type -> {"vcpus", "memory_gib"}: what the local estimate (kit.results.estimate) needs to
+    #: price a vCPU and a GiB; a table written before specs were kept has none.
+    specs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    sha256: str = ""  # of the file's bytes: two tables of one date (a refresh twice a day) differ here
 
     def price(self, region: str | None, instance_type: str | None) -> float | None:
         if not region or not instance_type:
@@ -65,11 +85,16 @@ class PriceTable:
     def label(self) -> str:
         return f"{self.source}; table of {self.as_of} ({self.path.name})"
 
+    def provenance(self) -> dict[str, str]:
+        """What the manifest records of the table that priced a run (manifest.record_price_table)."""
+        return {"file": self.path.name, "as_of": self.as_of, "source": self.source, "sha256": self.sha256}
+
 
 def load_table(path: Path) -> PriceTable:
     """A price table file, checked: its schema version, its date and a number for every price."""
     try:
-        doc = json.loads(path.read_text())
+        raw = path.read_bytes()
+        doc = json.loads(raw)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad_table(path, str(exc).splitlines()[0]) from None
     if not isinstance(doc, dict):
@@ -86,7 +111,17 @@ def load_table(path: Path) -> PriceTable:
         or not isinstance(doc.get("as_of"), str)
     ):
         raise _bad_table(path, "it needs `as_of` and `regions` {region: {instance type: USD per hour > 0}}")
-    return PriceTable(doc["as_of"], str(doc.get("source") or "unknown source"), path, regions)
+    specs = doc.get("specs", {})
+    if not isinstance(specs, dict) or not all(_is_spec(v) for v in specs.values()):
+        raise _bad_table(path, "`specs` must be {instance type: {vcpus: > 0, memory_gib: > 0}}")
+    source = str(doc.get("source") or "unknown source")
+    return PriceTable(doc["as_of"], source, path, regions, specs, hashlib.sha256(raw).hexdigest())
+
+
+def _is_spec(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(k), int | float) and value[k] > 0 for k in ("vcpus", "memory_gib")
+    )
 
 
 def newest_table(folders: Sequence[Path] = (PRICES_DIR,)) -> PriceTable:
@@ -169,35 +204,76 @@ def sustainable_rates(groups: pl.DataFrame, sweeps: Mapping[str, Any]) -> list[d
     return out
 
 
+def instances_per_request(manifest: Mapping[str, Any], scenario: str, payload: str) -> tuple[int | None, str]:
+    """How many instances (inferences) one request of the payload carried, and a note when the count
+    is not the run's own record: from the manifest, else today's registry for an older run."""
+    recorded = (manifest.get("payload_instances") or {}).get(scenario)
+    if isinstance(recorded, dict):
+        count = recorded.get(payload)
+        if _is_count(count):
+            return int(count), ""
+        return None, f"no instance count for {scenario} {payload} in the manifest: no cost per inference"
+    from kit import scenarios  # only for runs written before the counts were recorded
+
+    try:
+        count = scenarios.instances_per_payload(scenario).get(payload)
+    except KitError as exc:
+        return None, f"no instance count for {scenario} {payload} ({exc.what}): no cost per inference"
+    if not _is_count(count):
+        return None, f"no instance count for {scenario} {payload}: no cost per inference"
+    return int(count), (
+        f"{count} instance(s) per request from today's scenario registry: this run's manifest "
+        "predates recording them"
+    )
+
+
+def _is_count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _price(
+    manifest: Mapping[str, Any], host: Mapping[str, Any], table: PriceTable, rate: estimate.FamilyRate | str
+) -> tuple[float | None, str | None, str, str]:
+    """(USD per hour, price kind, what it is the price of, why there is none)."""
+    itype = host.get("instance_type")
+    if manifest.get("provider") != "aws":
+        usd, basis = estimate.host_estimate(host, rate)
+        return (usd, "estimate", basis, "") if usd is not None else (None, None, "", basis)
+    region = region_of(manifest)
+    usd = table.price(region, itype)
+    if usd is None:
+        return None, None, "", f"no price for {itype} in {region} in the table of {table.as_of}"
+    return usd, "instance", f"{itype} on demand in {region}, table of {table.as_of}", ""
+
+
 def cost_table(groups: pl.DataFrame, manifest: Mapping[str, Any] | None, table: PriceTable) -> pl.DataFrame:
-    """One row per (framework, scenario, payload) with its price, rate and dollars per million."""
+    """One row per (framework, scenario, payload): its price, rate, and dollars per million requests
+    and per million inferences."""
     if manifest is None or groups.height == 0:
         return pl.DataFrame(schema=COST_SCHEMA)
     region = region_of(manifest)
+    rate_of_family = estimate.family_rate(table)
     rows = []
     for r in sustainable_rates(groups, manifest.get("sweeps") or {}):
         host = server_host(manifest, r["framework"])
-        itype = host.get("instance_type")
-        price = table.price(region, itype)
+        usd, kind, basis, no_price = _price(manifest, host, table, rate_of_family)
+        count, count_note = instances_per_request(manifest, r["scenario"], r["payload"])
         rate = r["sustainable_rate"]
-        per_million = price / (rate * SECONDS_PER_HOUR) * 1e6 if price is not None and rate else None
-        if manifest.get("provider") != "aws":
-            provider = manifest.get("provider")
-            note = f"no price: a {provider} host ({itype or 'unknown type'}), not a cloud instance"
-        elif price is None:
-            note = f"no price for {itype} in {region} in the table of {table.as_of}"
-        elif rate is None:
-            note = "no sustainable rate"
-        else:
-            note = ""
+        per_request = usd / (rate * SECONDS_PER_HOUR) * 1e6 if usd is not None and rate else None
+        per_inference = per_request / count if per_request is not None and count else None
+        notes = [no_price, "" if rate else "no sustainable rate", count_note]
         rows.append(
             {
                 **r,
-                "instance_type": itype,
+                "instances_per_request": count,
+                "instance_type": host.get("instance_type"),
                 "region": region,
-                "usd_per_hour": price,
-                "usd_per_million": per_million,
-                "note": note,
+                "usd_per_hour": usd,
+                "price_kind": kind,
+                "price_basis": basis,
+                "usd_per_million_requests": per_request,
+                "usd_per_million_inferences": per_inference,
+                "note": "; ".join(n for n in notes if n),
             }
         )
     return pl.DataFrame(rows, schema=COST_SCHEMA).sort(["framework", "scenario", "payload"])

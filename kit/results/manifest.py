@@ -13,14 +13,18 @@ import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, get_args
 
 from kit import __version__
 from kit.errors import KitError, write_error
 from kit.results.cells import FIELDS, CellKey
 from kit.results.schema import SCHEMA_VERSION, check_version
 
-Status = Literal["ok", "failed", "partial", "invalid", "skipped"]
+if TYPE_CHECKING:  # the manifest stays importable without polars (kit.results.cost needs it)
+    from kit.results.cost import PriceTable
+
+# overloaded: more than 1 % of the measured requests failed (kit.results.validity); kept, never counted.
+Status = Literal["ok", "failed", "partial", "invalid", "skipped", "overloaded"]
 CELL_STATUSES: tuple[str, ...] = get_args(Status)
 
 
@@ -49,6 +53,12 @@ class _ManifestParts(TypedDict, total=False):
     restarts: list[dict[str, Any]]
     parity: dict[str, dict[str, Any]]  # "framework/scenario" -> parity through the server
     sweeps: dict[str, dict[str, Any]]  # "framework/scenario/payload" -> the SLO sweep's report
+    # scenario -> payload -> instances per request (kit.scenarios.instances_per_payload): what a
+    # cost per inference divides by. Runs written before it lack it (kit.results.cost says so).
+    payload_instances: dict[str, dict[str, int]]
+    # The price table the run was benched with (kit.results.pricing.current_table): file, as_of,
+    # source, sha256.
+    price_table: dict[str, str]
 
 
 class Manifest(_ManifestParts):
@@ -108,6 +118,24 @@ def update_cell(manifest: Manifest, cell: Mapping[str, Any]) -> None:
     entry = cast(Cell, {**cell, "reason": cell.get("reason") or "", "summary": cell.get("summary") or {}})
     key = CellKey.of(entry)
     manifest["cells"] = [c for c in manifest["cells"] if CellKey.of(c) != key] + [entry]
+
+
+def record_payload_instances(man: Manifest, scenario: str, counts: Mapping[str, Any]) -> None:
+    """Record how many instances one request of each payload of `scenario` carries (the counts of
+    kit.scenarios.instances_per_payload); a count that is not a whole number above 0 is refused."""
+    bad = sorted(p for p, n in counts.items() if not isinstance(n, int) or isinstance(n, bool) or n <= 0)
+    if bad or not counts:
+        raise KitError(
+            f"scenario {scenario}: no usable instance count for payload {', '.join(bad) or '(none given)'}",
+            f"Give every payload size a count > 0 in payload_sizes (scenarios/{scenario}/__init__.py)",
+        )
+    man.setdefault("payload_instances", {})[scenario] = dict(sorted(counts.items()))
+
+
+def record_price_table(man: Manifest, table: PriceTable) -> None:
+    """Record which price table was the newest when the run was benched (kit.results.pricing
+    .current_table): the report prices with the newest table and names this one when they differ."""
+    man["price_table"] = table.provenance()
 
 
 def path_of(run_dir: Path) -> Path:

@@ -41,15 +41,17 @@ locals {
   server_type   = var.gpu ? var.gpu_server_instance_type : var.server_instance_type
   ports         = toset(flatten([for fw in var.frameworks : lookup(var.serving_ports, fw, [])]))
 
-  # The root volume is never smaller than the image's own snapshot (NVIDIA images are large).
-  cpu_volume_gb = max(var.root_volume_gb, try(one([
+  # The root volume is never smaller than the image's own snapshot (NVIDIA images are large). An image
+  # with no EBS mapping for its root device has no snapshot size: one() of nothing is null, hence the
+  # coalesce (try() alone passes the null on, and max() refuses it).
+  cpu_volume_gb = max(var.root_volume_gb, try(coalesce(one([
     for b in data.aws_ami.cpu.block_device_mappings : b.ebs.volume_size
     if b.device_name == data.aws_ami.cpu.root_device_name
-  ]), 0))
-  server_volume_gb = var.gpu ? max(var.root_volume_gb, try(one([
+  ]), 0), 0))
+  server_volume_gb = var.gpu ? max(var.root_volume_gb, try(coalesce(one([
     for b in data.aws_ami.gpu[0].block_device_mappings : b.ebs.volume_size
     if b.device_name == data.aws_ami.gpu[0].root_device_name
-  ]), 0)) : local.cpu_volume_gb
+  ]), 0), 0)) : local.cpu_volume_gb
 }
 
 data "aws_ami" "cpu" {

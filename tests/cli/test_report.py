@@ -41,7 +41,15 @@ def test_report_json(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
     assert doc["prices"]["as_of"] == "2025-06-01"
     assert [c["rep"] for c in doc["cells"]] == [0, 1]
     assert doc["groups"][0]["reps_counted"] == 1 and doc["groups"][0]["p50_ms_lo"] is None
-    assert doc["cost"][0]["note"] == "no price: a local host (lxd-1cpu-4096mb), not a cloud instance"
+    cost = doc["cost"][0]
+    # A local server is priced as an estimate, named so in --json too; no sustainable rate here.
+    assert (cost["price_kind"], cost["usd_per_hour"], cost["instances_per_request"]) == ("estimate", 0.085, 1)
+    assert cost["price_basis"].startswith("estimate: 1 vCPU, 4 GiB priced as 2 c6i vCPU-hours an hour")
+    assert (cost["usd_per_million_requests"], cost["usd_per_million_inferences"]) == (None, None)
+    assert cost["note"].startswith(
+        "no sustainable rate; 1 instance(s) per request from today's scenario registry"
+    )
+    assert doc["prices"]["estimate"]["family"] == "c6i"
     assert {c["verdict"] for c in doc["claims"]} == {"not measured"}
 
 

@@ -10,6 +10,7 @@ import pytest
 from kit.errors import KitError
 from kit.provision import aws_preflight as pf
 from kit.provision import aws_prices
+from kit.results import cost
 
 
 @pytest.fixture
@@ -132,6 +133,7 @@ def test_operator_address() -> None:
 
 def test_report_rows(types: dict[str, pf.TypeInfo]) -> None:
     p = plan(gpu=True)
+    pinned = cost.load_table(cost.PRICES_DIR / "aws-ec2-2025-06-01.json")
     report = pf.Report(
         account="123456789012",
         arn="arn:aws:iam::123456789012:user/alice",
@@ -144,7 +146,7 @@ def test_report_rows(types: dict[str, pf.TypeInfo]) -> None:
         quotas=pf.quota_checks(
             {"standard": 4, "g": 4}, {}, {"standard": (32.0, ""), "g": (None, "unreadable")}
         ),
-        estimate=aws_prices.estimate("us-east-1", p.instances(), volume_gb=30),
+        estimate=aws_prices.estimate("us-east-1", p.instances(), volume_gb=30, table=pinned),
         ttl_hours=4,
         expires_at="2030-01-01T04:00:00Z",
         notes=["quota L-DB2E81BA could not be read; a too-small quota fails the apply"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.results import cost, pricing
+from kit.results import cost, estimate, pricing
 
 PAGE = Path(__file__).parent.parent / "data" / "pricing" / "get_products_us-east-1.json"
 
@@ -22,14 +22,41 @@ def test_the_parser_keeps_on_demand_linux_shared_prices_only() -> None:
     assert pricing.parse_price_list(entries) == {"c6i.2xlarge": 0.34, "c6i.xlarge": 0.17, "g5.xlarge": 1.006}
 
 
+def test_specs_come_from_the_priced_entries_only() -> None:
+    entries = json.loads(PAGE.read_text())["PriceList"]
+    # The page's zero-priced c6i.large entry claims 4 vCPUs: it is skipped with its price.
+    assert pricing.parse_specs(entries) == {
+        "c6i.2xlarge": {"vcpus": 8, "memory_gib": 16.0},
+        "c6i.xlarge": {"vcpus": 4, "memory_gib": 8.0},
+        "g5.xlarge": {"vcpus": 4, "memory_gib": 16.0},
+    }
+
+
 def test_a_refreshed_table_reads_back_and_becomes_the_newest(tmp_path: Path) -> None:
-    prices = pricing.parse_price_list(json.loads(PAGE.read_text())["PriceList"])
-    table = pricing.write_table(tmp_path, {"us-east-1": prices}, dt.date(2031, 2, 3))
+    entries = json.loads(PAGE.read_text())["PriceList"]
+    prices = pricing.parse_price_list(entries)
+    table = pricing.write_table(
+        tmp_path, {"us-east-1": prices}, dt.date(2031, 2, 3), pricing.parse_specs(entries)
+    )
     assert table.path == tmp_path / "aws-ec2-2031-02-03.json"
     assert (table.as_of, table.source) == ("2031-02-03", pricing.SOURCE)
     assert table.price("us-east-1", "c6i.xlarge") == 0.17
+    assert table.specs["c6i.xlarge"] == {"vcpus": 4, "memory_gib": 8.0}
     assert cost.newest_table([cost.PRICES_DIR, tmp_path]).path == table.path
+    assert pricing.current_table(tmp_path).path == table.path
     assert [p.name for p in tmp_path.iterdir()] == ["aws-ec2-2031-02-03.json"]  # no temporary left
+    # The local estimate works from a refreshed table too: its smallest c6i is c6i.xlarge here.
+    rate = estimate.family_rate(table)
+    assert isinstance(rate, estimate.FamilyRate)
+    assert (rate.reference, rate.usd_per_vcpu_hour, rate.as_of) == ("c6i.xlarge", 0.0425, "2031-02-03")
+
+
+def test_the_workspace_folder_is_the_one_the_report_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIT_HOME", str(tmp_path))
+    assert pricing.workspace_folder() == tmp_path / ".kit" / "prices"
+    assert pricing.current_table(None).path == cost.PRICES_DIR / "aws-ec2-2025-06-01.json"
 
 
 @pytest.fixture

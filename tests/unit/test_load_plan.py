@@ -78,3 +78,42 @@ def test_bad_plans_are_refused_with_a_hint(kwargs: dict, what: str) -> None:
     with pytest.raises(UsageError) as info:
         Plan(**{**base, **kwargs})
     assert info.value.what == what and info.value.hint
+
+
+def test_the_schedule_is_known_before_t0_and_is_the_engines() -> None:
+    plan = Plan(
+        targets=[T], phases=[Phase("warmup", 50, 2), Phase("measure", 50, 5)], arrival="poisson", seed=3
+    )
+    doc = json.loads(plan.to_json())
+    assert plan.schedule() == engine.schedule(doc["phases"], "poisson", 3) == plan.schedule()
+    counts = plan.scheduled()
+    assert counts == {
+        "warmup": sum(1 for n, _ in plan.schedule() if n == "warmup"),
+        "measure": counts["measure"],
+    }
+    assert counts["measure"] != 250  # the draw's own count, not rate x duration
+    constant = Plan(targets=[T], phases=[Phase("warmup", 50, 2), Phase("measure", 50, 5)])
+    assert constant.scheduled() == {"warmup": 100, "measure": 250}
+
+
+def test_a_measured_phase_whose_schedule_holds_no_request_is_refused() -> None:
+    phases = [Phase("warmup", 0.2, 2), Phase("measure", 0.2, 5)]
+    with pytest.raises(UsageError) as exc:
+        Plan(targets=[T], phases=phases, arrival="poisson", seed=0)
+    assert exc.value.what == (
+        "phase measure at 0.2 req/s for 5s schedules no request (the poisson schedule drawn with seed 0)"
+    )
+    assert (
+        exc.value.hint
+        == "Use a higher rate or a longer duration: the phase needs at least one request to measure"
+    )
+    assert Plan(targets=[T], phases=phases, arrival="poisson", seed=3).scheduled()["measure"] == 1
+    with pytest.raises(
+        UsageError, match=r"at 0.05 req/s for 5s schedules no request \(the constant schedule\)"
+    ):
+        Plan(targets=[T], phases=[Phase("measure", 0.05, 5)])
+    # A warm-up may draw nothing: it only opens connections.
+    assert (
+        Plan(targets=[T], phases=[Phase("warmup", 0.05, 5), Phase("measure", 1, 5)]).scheduled()["warmup"]
+        == 0
+    )

@@ -74,7 +74,36 @@ def test_the_report_says_which_ci_and_which_prices(run: Path) -> None:
     text = build_report(run).files[0].read_text()
     assert "95 % confidence interval from Student's t distribution" in text
     assert "Prices: AWS EC2 On-Demand list prices" in text and "table of 2025-06-01" in text
-    assert "This run's servers are local hosts, not cloud instances: they have no instance price" in text
+    assert (
+        "This run's servers are local hosts, not cloud instances: every price below is an **estimate**"
+        in text
+    )
+    assert "| USD per 1M requests | USD per 1M inferences |" in text
+
+
+def test_a_run_benched_with_another_table_and_its_own_counts_says_so(run: Path) -> None:
+    # The manifest names the table the bench saw and the instances its payloads carried.
+    doc = json.loads((run / "manifest.json").read_text())
+    doc["payload_instances"] = {"malware": {"small": 1, "medium": 10, "large": 100}}
+    doc["price_table"] = {
+        "file": "aws-ec2-2024-01-01.json",
+        "as_of": "2024-01-01",
+        "source": "s",
+        "sha256": "0",
+    }
+    (run / "manifest.json").write_text(json.dumps(doc))
+    report = build_report(run)
+    text = report.files[0].read_text()
+    assert (
+        "The run was benched when the newest price table was aws-ec2-2024-01-01.json (of 2024-01-01); "
+        "these figures use aws-ec2-2025-06-01.json, the newest now." in text
+    )
+    assert "predates recording them" not in text and "does not record the instances per request" not in text
+    prices = report.to_dict()["prices"]
+    assert prices["recorded_in_manifest"] == doc["price_table"]
+    assert prices["estimate"]["method"].startswith(
+        "c6i, AWS's compute-optimised family, on demand in us-east-1"
+    )
 
 
 def test_cells_that_did_not_end_ok_are_listed(run: Path) -> None:

@@ -121,14 +121,17 @@ def test_an_unmet_rate_makes_a_cell_invalid() -> None:
     s = aggregate.summarize(thinned.lazy()).row(0, named=True)
     assert s["achieved_rate"] == pytest.approx(90 / 0.99)  # window: first to last intended + one gap
     assert s["valid"] is False
-    assert s["invalid_reason"] == "achieved rate 90.9 req/s < 99% of the target 100.0"
+    assert s["invalid_reason"] == (
+        "achieved rate 90.9 req/s < 99% of the 100.0 req/s scheduled: the client was the bottleneck"
+    )
 
 
 def test_both_reasons_are_given_when_both_apply() -> None:
     cell = _cell(n=100, lag_ns=3_000_000).filter(pl.col("seq") % 10 != 0)
     s = aggregate.summarize(cell.lazy()).row(0, named=True)
     assert s["invalid_reason"] == (
-        "send-lag p99 3.0 ms > 1 ms and achieved rate 90.9 req/s < 99% of the target 100.0"
+        "send-lag 3.0 ms (second-worst of 90 sends) > 1 ms and achieved rate 90.9 req/s < 99% of the "
+        "100.0 req/s scheduled: the client was the bottleneck"
     )
 
 

@@ -113,3 +113,33 @@ def test_a_corrupt_manifest_is_a_clear_error(run: Path, text: str, detail: str) 
         manifest.load(run)
     assert info.value.what.startswith(f"{run}/manifest.json is corrupt ({detail}")
     assert info.value.hint == "Restore it from a copy; the raw rows beside it are kept and untouched"
+
+
+def test_the_instances_per_request_of_every_payload_are_recorded(tmp_path: Path) -> None:
+    from kit import scenarios
+
+    man = _new()
+    for scenario in ("malware", "image"):
+        manifest.record_payload_instances(man, scenario, scenarios.instances_per_payload(scenario))
+    manifest.save(tmp_path, man)
+    assert manifest.load(tmp_path)["payload_instances"] == {
+        "malware": {"large": 100, "medium": 10, "small": 1},
+        "image": {"large": 16, "medium": 4, "small": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("counts", "named"),
+    [
+        ({"small": 1, "medium": 0}, "medium"),
+        ({"small": None}, "small"),
+        ({"large": True}, "large"),
+        ({}, "(none given)"),
+    ],
+)
+def test_an_unusable_instance_count_is_refused(counts: dict[str, object], named: str) -> None:
+    man = _new()
+    with pytest.raises(KitError) as info:
+        manifest.record_payload_instances(man, "crypto", counts)
+    assert info.value.what == f"scenario crypto: no usable instance count for payload {named}"
+    assert "payload_instances" not in man

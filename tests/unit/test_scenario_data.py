@@ -125,3 +125,25 @@ def test_a_finite_answer_within_tolerance_still_passes() -> None:
         "parity failed: mlflow server returned 0.5 at index [0, 0] where the malware source model gives "
         "nan (the source model's own output is not finite there)"
     )
+
+
+@pytest.mark.parametrize("scenario", ["malware", "crypto", "image", "sentiment"])
+def test_instances_per_payload_are_what_the_payloads_carry(scenario: str) -> None:
+    counts = scenarios.instances_per_payload(scenario)
+    assert list(counts) == ["small", "medium", "large"]
+    # The very number of instances each payload's request is built from.
+    assert counts == {size: scenarios.get(scenario).instances(size, 42).shape[0] for size in counts}
+
+
+def test_instances_per_payload_of_a_bad_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert scenarios.instances_per_payload("image") == {"small": 1, "medium": 4, "large": 16}
+    scn = scenarios.get("crypto")
+    monkeypatch.setattr(type(scn), "payload_sizes", {"small": 1, "medium": 0})
+    with pytest.raises(KitError) as info:
+        scenarios.instances_per_payload("crypto")
+    assert (info.value.what, info.value.hint) == (
+        "scenario crypto has no instance count for payload medium, large",
+        "Give every payload size a count > 0 in payload_sizes (scenarios/crypto/__init__.py)",
+    )
+    with pytest.raises(UsageError, match="unknown scenario 'fraud'"):
+        scenarios.instances_per_payload("fraud")

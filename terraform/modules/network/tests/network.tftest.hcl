@@ -1,12 +1,7 @@
-# Plan-only runs of the network module against an emulator (the module has no provider block of its
-# own; this one points at moto):  terraform test -var aws_endpoint=http://127.0.0.1:PORT
-# tests/integration/test_aws_terraform.py starts moto and does this.
-provider "aws" {
-  region                  = "us-east-1"
-  access_key              = "test"
-  secret_key              = "test"
-  skip_metadata_api_check = true
-}
+# The network module, offline: `terraform test` here needs no credentials and no emulator. Every check
+# is on what the module itself decides (rules, routes, tags, input checks), so the mock provider, which
+# answers for AWS and creates nothing, is all the runs need.
+mock_provider "aws" {}
 
 variables {
   name          = "serving-kit-env-tftest-1"
@@ -54,6 +49,29 @@ run "security_groups" {
       ] : tags["Project"] == "serving-kit" && tags["RunId"] == "env-tftest-1" && tags["Owner"] == "tftest" && tags["ExpiresAt"] == "2030-01-01T12:00:00Z"
     ])
     error_message = "every network resource must be tagged {Project, RunId, Owner, ExpiresAt}"
+  }
+}
+
+# Applied with the mock provider (nothing leaves this machine): the generated ids show which group
+# each rule belongs to and which group it admits, which a plan leaves unknown.
+run "rules_wired_to_their_groups" {
+  assert {
+    condition = alltrue([for r in values(aws_vpc_security_group_ingress_rule.serving) :
+      r.security_group_id == aws_security_group.servers.id && r.referenced_security_group_id == aws_security_group.client.id
+    ])
+    error_message = "serving ports must be rules of the servers' group that admit the client's group"
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.ssh["client"].security_group_id == aws_security_group.client.id && aws_vpc_security_group_ingress_rule.ssh["servers"].security_group_id == aws_security_group.servers.id && aws_vpc_security_group_egress_rule.all["client"].security_group_id == aws_security_group.client.id && aws_vpc_security_group_egress_rule.all["servers"].security_group_id == aws_security_group.servers.id
+    error_message = "each group must get its own SSH and egress rule"
+  }
+  assert {
+    condition     = aws_security_group.client.vpc_id == aws_vpc.this.id && aws_security_group.servers.vpc_id == aws_vpc.this.id && aws_subnet.public.vpc_id == aws_vpc.this.id && aws_route_table_association.public.subnet_id == aws_subnet.public.id && aws_route_table_association.public.route_table_id == aws_route_table.public.id && aws_route.internet.gateway_id == aws_internet_gateway.this.id && aws_route.internet.route_table_id == aws_route_table.public.id
+    error_message = "the groups and the subnet must be in the run's VPC, and the subnet must route to its internet gateway"
+  }
+  assert {
+    condition     = output.subnet_id == aws_subnet.public.id && output.client_security_group_id == aws_security_group.client.id && output.servers_security_group_id == aws_security_group.servers.id && output.vpc_id == aws_vpc.this.id
+    error_message = "the outputs must name the run's subnet, groups and VPC"
   }
 }
 
