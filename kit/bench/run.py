@@ -14,6 +14,7 @@ from kit.config import Config
 from kit.errors import KitError
 from kit.results import manifest, resume
 from kit.results.cells import CellKey
+from kit.results.price_table import PriceTable
 
 OnCell = Callable[[dict[str, Any]], None]
 
@@ -41,6 +42,15 @@ class Run:
         part = resume.start_part(self.man, git_sha, __version__, facts)
         self.save()
         return part
+
+    def record_what_prices_it(self, scenario_ids: list[str], table: PriceTable) -> None:
+        """What a cost per inference divides by (each payload's instances per request) and the price
+        table the run is benched with; a resumed run keeps its first part's table."""
+        for scenario in dict.fromkeys(scenario_ids):
+            manifest.record_payload_instances(self.man, scenario, scenarios.instances_per_payload(scenario))
+        if "price_table" not in self.man:
+            manifest.record_price_table(self.man, table)
+        self.save()
 
     def record(self, record: dict[str, Any]) -> None:
         """A cell's outcome (a rerun of the same cell replaces its earlier entry)."""

@@ -19,7 +19,7 @@ from kit.config import BenchSettings
 from kit.context import Context, Progress, quiet
 from kit.errors import KitError
 from kit.load import drive
-from kit.results import manifest, resume
+from kit.results import manifest, pricing, resume
 from kit.ssh import host_facts
 
 
@@ -105,6 +105,8 @@ def measure(
     if state.provider == "local":
         require_own_cores(facts)
     part = run.start_part(runs.git_sha(), facts)
+    table = pricing.current_table(pricing.workspace_folder(ctx.ws))
+    run.record_what_prices_it([sc for _, sc in pairs], table)
     for pair in pairs:
         measure_pair(ctx, run, pair, settings, part, progress)
     return Outcome(run.dir, run.sweeps())

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from kit import runs
 from kit.cli.base import State, cli, emit_json, json_option, out
+from kit.results import pricing
 
 
 @cli.command()
@@ -27,7 +28,7 @@ def report(state: State, run: str | None, as_json: bool, refresh_prices: bool) -
     from kit.report.tables import with_ci
 
     ws = state.context().ws
-    prices = ws.state / "prices"
+    prices = pricing.workspace_folder(ws)
     built = build_report(runs.resolve(ws, run), workspace_prices=prices, refresh_prices=refresh_prices)
     result = built.checked()
     if as_json:

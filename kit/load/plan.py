@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from kit import shipped
 from kit.errors import UsageError
-from kit.load import engine
+from kit.shipped import engine
 
 ARRIVALS = ("constant", "poisson")
 #: The phase that warms connections; it may schedule nothing, every other phase is measured.

@@ -25,6 +25,7 @@ from kit.provision import aws_preflight, aws_reap, inventory, keys, tfcli
 from kit.provision.aws_api import Clients, calling
 from kit.provision.local import UpResult
 from kit.provision.terraform import TerraformRoot
+from kit.results import pricing
 
 Progress = Callable[[str], None]
 Confirm = Callable[[aws_preflight.Report], bool]
@@ -145,6 +146,7 @@ class Aws:
             ttl_hours=a.ttl_hours,
             expires_at=expiry,
             progress=progress,
+            prices=pricing.current_table(pricing.workspace_folder(self.ws)),
         )
         if self.confirm is not None and not self.confirm(report):
             raise KitError(

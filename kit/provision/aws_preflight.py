@@ -19,7 +19,7 @@ import botocore.exceptions
 from kit.errors import KitError, UsageError
 from kit.provision import aws_prices
 from kit.provision.aws_api import Clients, calling, error_code, paginate, translate
-from kit.results.cost import PriceTable
+from kit.results.price_table import PriceTable
 
 Progress = Callable[[str], None]
 

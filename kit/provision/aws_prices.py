@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kit.results import pricing
-from kit.results.cost import PriceTable
+from kit.results.price_table import PriceTable
 
 #: USD per GB-month of EBS storage (a month is 730 hours in AWS's own arithmetic).
 EBS_USD_PER_GB_MONTH: dict[str, dict[str, float]] = {

@@ -22,7 +22,7 @@ from kit.report import cost_section, plots, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
 from kit.results import aggregate, analysis, claims, cost, pricing, resume, store
 from kit.results.analysis import RunData
-from kit.results.cost import PriceTable
+from kit.results.price_table import PriceTable
 
 NO_ROWS = "No measured rows in this run."
 OWNED = ("report.md", "report.html", "cells.csv", "groups.csv")

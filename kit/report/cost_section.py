@@ -8,7 +8,7 @@ from typing import Any
 
 from kit.report.document import Block, Para
 from kit.results import estimate
-from kit.results.cost import PriceTable
+from kit.results.price_table import PriceTable
 
 FORMULA = (
     "USD per 1M requests = USD per hour of the server host / (sustainable rate × 3600) × 10^6, and "

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
-if TYPE_CHECKING:  # kit.results.cost prices with this module: no import cycle at run time
-    from kit.results.cost import PriceTable
+from kit.results.price_table import PriceTable
 
 #: The aws provider's default server family ([aws] server_instance_type = c6i.2xlarge), so that a
 #: local run's estimate and an AWS run's real price are prices of the same kind of capacity.

@@ -13,15 +13,13 @@ import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, get_args
+from typing import Any, Literal, TypedDict, cast, get_args
 
 from kit import __version__
 from kit.errors import KitError, write_error
 from kit.results.cells import FIELDS, CellKey
+from kit.results.price_table import PriceTable
 from kit.results.schema import SCHEMA_VERSION, check_version
-
-if TYPE_CHECKING:  # the manifest stays importable without polars (kit.results.cost needs it)
-    from kit.results.cost import PriceTable
 
 # overloaded: more than 1 % of the measured requests failed (kit.results.validity); kept, never counted.
 Status = Literal["ok", "failed", "partial", "invalid", "skipped", "overloaded"]

@@ -28,7 +28,7 @@ from typing import Any
 from kit import __version__
 from kit.errors import KitError
 from kit.paths import Workspace
-from kit.results.cost import PRICES_DIR, PriceTable, load_table, newest_table
+from kit.results.price_table import PRICES_DIR, PriceTable, load_table, newest_table
 from kit.results.schema import SCHEMA_VERSION
 
 PRICING_REGION = "us-east-1"

@@ -10,7 +10,7 @@ import pytest
 from kit.errors import KitError
 from kit.provision import aws_preflight as pf
 from kit.provision import aws_prices
-from kit.results import cost
+from kit.results import price_table
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_operator_address() -> None:
 
 def test_report_rows(types: dict[str, pf.TypeInfo]) -> None:
     p = plan(gpu=True)
-    pinned = cost.load_table(cost.PRICES_DIR / "aws-ec2-2025-06-01.json")
+    pinned = price_table.load_table(price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
     report = pf.Report(
         account="123456789012",
         arn="arn:aws:iam::123456789012:user/alice",

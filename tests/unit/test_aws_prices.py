@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit.provision import aws_prices
-from kit.results import cost, pricing
+from kit.results import price_table, pricing
 
 
 @pytest.fixture(autouse=True)
@@ -54,13 +54,13 @@ def test_unpriced_parts_make_the_total_unknown() -> None:
 
 def test_the_table_is_dated() -> None:
     est = aws_prices.estimate("us-east-1", {"c6i.xlarge": 1}, volume_gb=30)
-    assert (est.table.as_of, est.table.path) == ("2025-06-01", cost.PRICES_DIR / "aws-ec2-2025-06-01.json")
+    assert (est.table.as_of, est.table.path) == ("2025-06-01", price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
 
 
 def test_a_refreshed_table_prices_the_plan_as_it_prices_the_report(workspace: Path) -> None:
     # The preflight read the pinned table only, the report the workspace's refreshed one when newer:
     # the same plan was estimated at one price and its run costed at another.
-    doc = json.loads((cost.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
+    doc = json.loads((price_table.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
     doc["as_of"] = "2030-01-01"
     doc["regions"]["us-east-1"]["c6i.xlarge"] = 0.2
     folder = workspace / ".kit" / "prices"
@@ -71,7 +71,7 @@ def test_a_refreshed_table_prices_the_plan_as_it_prices_the_report(workspace: Pa
     assert est.table.path == report_table.path == folder / "aws-ec2-2030-01-01.json"
     assert est.lines[0].unit_usd_per_hour == report_table.price("us-east-1", "c6i.xlarge") == 0.2
     # An explicit table (what kit up passes from its own workspace) wins over the current directory's.
-    pinned = cost.load_table(cost.PRICES_DIR / "aws-ec2-2025-06-01.json")
+    pinned = price_table.load_table(price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
     assert (
         aws_prices.estimate("us-east-1", {"c6i.xlarge": 1}, volume_gb=30, table=pinned)
         .lines[0]

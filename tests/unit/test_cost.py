@@ -15,14 +15,14 @@ import pytest
 
 from kit import config
 from kit.errors import KitError
-from kit.results import analysis, cost, estimate, manifest
+from kit.results import analysis, cost, estimate, manifest, price_table
 
 DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture
-def table() -> cost.PriceTable:
-    return cost.load_table(cost.PRICES_DIR / "aws-ec2-2025-06-01.json")
+def table() -> price_table.PriceTable:
+    return price_table.load_table(price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
 
 
 def aws_run(tmp_path: Path, **manifest: Any) -> analysis.RunData:
@@ -39,7 +39,7 @@ def aws_run(tmp_path: Path, **manifest: Any) -> analysis.RunData:
     return analysis.analyse(run)
 
 
-def test_the_pinned_table_is_dated_and_named(table: cost.PriceTable) -> None:
+def test_the_pinned_table_is_dated_and_named(table: price_table.PriceTable) -> None:
     assert table.as_of == "2025-06-01"
     assert table.label.endswith("; table of 2025-06-01 (aws-ec2-2025-06-01.json)")
     assert table.price("us-east-1", "c6i.xlarge") == 0.17
@@ -48,7 +48,7 @@ def test_the_pinned_table_is_dated_and_named(table: cost.PriceTable) -> None:
     assert set(table.specs) == set(table.usd_per_hour["us-east-1"])  # every priced type has its specs
 
 
-def test_the_manifest_records_the_table_that_priced_the_run(table: cost.PriceTable) -> None:
+def test_the_manifest_records_the_table_that_priced_the_run(table: price_table.PriceTable) -> None:
     man = manifest.new_manifest(
         run_id="r", kit_version="0", git_sha="x", config={}, config_hash="h", provider="local"
     )
@@ -61,7 +61,7 @@ def test_the_manifest_records_the_table_that_priced_the_run(table: cost.PriceTab
     }
 
 
-def test_cost_from_the_highest_measured_rate(tmp_path: Path, table: cost.PriceTable) -> None:
+def test_cost_from_the_highest_measured_rate(tmp_path: Path, table: price_table.PriceTable) -> None:
     data = aws_run(tmp_path)
     row = cost.cost_table(data.groups, data.manifest, table).row(0, named=True)
     assert (row["instance_type"], row["region"], row["usd_per_hour"]) == ("c6i.xlarge", "us-east-1", 0.17)
@@ -86,7 +86,7 @@ def test_cost_from_the_highest_measured_rate(tmp_path: Path, table: cost.PriceTa
 
 
 def test_a_request_of_several_instances_costs_less_per_inference(
-    tmp_path: Path, table: cost.PriceTable
+    tmp_path: Path, table: price_table.PriceTable
 ) -> None:
     # Dividing by requests overstated an inference's cost by the instances per request (10 and 100
     # for malware's medium and large payloads): the count recorded in the manifest divides it here.
@@ -98,7 +98,7 @@ def test_a_request_of_several_instances_costs_less_per_inference(
 
 
 def test_a_run_without_recorded_counts_takes_them_from_the_registry_and_says_so(
-    tmp_path: Path, table: cost.PriceTable
+    tmp_path: Path, table: price_table.PriceTable
 ) -> None:
     data = aws_run(tmp_path)
     assert data.manifest is not None
@@ -111,7 +111,7 @@ def test_a_run_without_recorded_counts_takes_them_from_the_registry_and_says_so(
 
 
 def test_an_unknown_instance_count_gives_no_cost_per_inference(
-    tmp_path: Path, table: cost.PriceTable
+    tmp_path: Path, table: price_table.PriceTable
 ) -> None:
     data = aws_run(tmp_path, payload_instances={"malware": {"medium": 10}})
     row = cost.cost_table(data.groups, data.manifest, table).row(0, named=True)
@@ -124,7 +124,7 @@ def test_an_unknown_instance_count_gives_no_cost_per_inference(
     )
 
 
-def test_a_sweep_sets_the_sustainable_rate(tmp_path: Path, table: cost.PriceTable) -> None:
+def test_a_sweep_sets_the_sustainable_rate(tmp_path: Path, table: price_table.PriceTable) -> None:
     sweeps = {"mlserver/malware/small": {"slo_p99_ms": 50.0, "best_rate": 400.0}}
     data = aws_run(tmp_path, sweeps=sweeps)
     row = cost.cost_table(data.groups, data.manifest, table).row(0, named=True)
@@ -132,7 +132,7 @@ def test_a_sweep_sets_the_sustainable_rate(tmp_path: Path, table: cost.PriceTabl
     assert row["usd_per_million_requests"] == pytest.approx(0.17 / (400 * 3600) * 1e6)
 
 
-def test_a_sweep_that_met_no_rate_gives_no_cost(tmp_path: Path, table: cost.PriceTable) -> None:
+def test_a_sweep_that_met_no_rate_gives_no_cost(tmp_path: Path, table: price_table.PriceTable) -> None:
     data = aws_run(tmp_path, sweeps={"mlserver/malware/small": {"slo_p99_ms": 5.0, "best_rate": None}})
     row = cost.cost_table(data.groups, data.manifest, table).row(0, named=True)
     assert (row["usd_per_million_requests"], row["usd_per_million_inferences"]) == (None, None)
@@ -140,7 +140,7 @@ def test_a_sweep_that_met_no_rate_gives_no_cost(tmp_path: Path, table: cost.Pric
     assert row["rate_source"] == "sweep: no rate met p99 <= 5 ms"
 
 
-def test_an_instance_type_the_table_lacks_has_no_price(tmp_path: Path, table: cost.PriceTable) -> None:
+def test_an_instance_type_the_table_lacks_has_no_price(tmp_path: Path, table: price_table.PriceTable) -> None:
     data = aws_run(tmp_path)
     assert data.manifest is not None
     data.manifest["hosts"]["srv-mlserver"]["instance_type"] = "x2idn.32xlarge"
@@ -149,7 +149,7 @@ def test_an_instance_type_the_table_lacks_has_no_price(tmp_path: Path, table: co
     assert row["note"] == "no price for x2idn.32xlarge in us-east-1 in the table of 2025-06-01"
 
 
-def test_a_local_host_is_priced_as_an_estimate(table: cost.PriceTable) -> None:
+def test_a_local_host_is_priced_as_an_estimate(table: price_table.PriceTable) -> None:
     # Local runs printed "no price": the captured smoke run's server (1 CPU, 4096 MB) is priced as the
     # c6i capacity that holds it: 4 GiB at 2 GiB per vCPU is 2 vCPUs' worth at 0.085/2 USD each.
     data = analysis.analyse(DATA / "runs" / "smoke")
@@ -167,7 +167,7 @@ def test_a_local_host_is_priced_as_an_estimate(table: cost.PriceTable) -> None:
     assert row["usd_per_million_inferences"] == row["usd_per_million_requests"]  # one instance a request
 
 
-def test_the_estimate_method(table: cost.PriceTable) -> None:
+def test_the_estimate_method(table: price_table.PriceTable) -> None:
     rate = estimate.family_rate(table)
     assert isinstance(rate, estimate.FamilyRate)
     assert (rate.reference, rate.usd_per_vcpu_hour, rate.gib_per_vcpu) == ("c6i.large", 0.0425, 2.0)
@@ -201,18 +201,18 @@ def test_the_estimate_method(table: cost.PriceTable) -> None:
     ],
 )
 def test_a_local_host_that_cannot_be_estimated_says_why(
-    host: dict[str, Any], why: str, table: cost.PriceTable
+    host: dict[str, Any], why: str, table: price_table.PriceTable
 ) -> None:
     assert estimate.host_estimate(host, estimate.family_rate(table)) == (None, why)
 
 
 def test_a_table_without_the_family_gives_a_labelled_no_price(tmp_path: Path) -> None:
-    doc = json.loads((cost.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
+    doc = json.loads((price_table.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
     doc["specs"] = {t: s for t, s in doc["specs"].items() if not t.startswith("c6i.")}
     path = tmp_path / "aws-ec2-2030-01-01.json"
     path.write_text(json.dumps(doc))
     data = analysis.analyse(DATA / "runs" / "smoke")
-    row = cost.cost_table(data.groups, data.manifest, cost.load_table(path)).row(0, named=True)
+    row = cost.cost_table(data.groups, data.manifest, price_table.load_table(path)).row(0, named=True)
     assert (row["usd_per_hour"], row["price_kind"], row["usd_per_million_inferences"]) == (None, None, None)
     assert row["note"].startswith(
         "no price: the table of 2025-06-01 (aws-ec2-2030-01-01.json) has no c6i size with its vCPUs and "
@@ -220,14 +220,14 @@ def test_a_table_without_the_family_gives_a_labelled_no_price(tmp_path: Path) ->
     )
 
 
-def test_a_rate_with_an_uncounted_repetition_is_not_sustainable(table: cost.PriceTable) -> None:
+def test_a_rate_with_an_uncounted_repetition_is_not_sustainable(table: price_table.PriceTable) -> None:
     data = analysis.analyse(DATA / "raw_small")  # rep 1 invalid: the client, not the server, limited it
     row = cost.cost_table(data.groups, data.manifest, table).row(0, named=True)
     assert row["sustainable_rate"] is None
     assert row["rate_source"] == "no rate where every repetition counted with <= 1 % errors"
 
 
-def test_no_manifest_or_no_rows_gives_an_empty_table(table: cost.PriceTable) -> None:
+def test_no_manifest_or_no_rows_gives_an_empty_table(table: price_table.PriceTable) -> None:
     data = analysis.analyse(DATA / "runs" / "smoke")
     assert cost.cost_table(data.groups, None, table).height == 0
     assert cost.cost_table(data.groups.clear(), data.manifest, table).height == 0
@@ -235,22 +235,22 @@ def test_no_manifest_or_no_rows_gives_an_empty_table(table: cost.PriceTable) -> 
 
 def test_the_newest_table_wins_and_a_bad_one_is_named(tmp_path: Path) -> None:
     newer = tmp_path / "aws-ec2-2030-01-01.json"
-    doc = json.loads((cost.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
+    doc = json.loads((price_table.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
     newer.write_text(json.dumps({**doc, "as_of": "2030-01-01"}))
     (tmp_path / "notes.json").write_text("{}")  # not a table's name: ignored
-    assert cost.newest_table([cost.PRICES_DIR, tmp_path]).as_of == "2030-01-01"
+    assert price_table.newest_table([price_table.PRICES_DIR, tmp_path]).as_of == "2030-01-01"
     newer.write_text(json.dumps({**doc, "regions": {"us-east-1": {"c6i.xlarge": "cheap"}}}))
     with pytest.raises(KitError) as info:
-        cost.newest_table([cost.PRICES_DIR, tmp_path])
+        price_table.newest_table([price_table.PRICES_DIR, tmp_path])
     assert info.value.what == (
         f"price table {newer} is unusable (it needs `as_of` and `regions` "
         "{region: {instance type: USD per hour > 0}})"
     )
     with pytest.raises(KitError, match="no price table"):
-        cost.newest_table([tmp_path / "nowhere"])
+        price_table.newest_table([tmp_path / "nowhere"])
 
 
 def test_cost_table_columns() -> None:
     data = analysis.analyse(DATA / "runs" / "smoke")
-    got = cost.cost_table(data.groups, data.manifest, cost.newest_table())
+    got = cost.cost_table(data.groups, data.manifest, price_table.newest_table())
     assert got.schema == pl.Schema(cost.COST_SCHEMA)

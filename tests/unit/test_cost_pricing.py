@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.results import cost, estimate, pricing
+from kit.results import estimate, price_table, pricing
 
 PAGE = Path(__file__).parent.parent / "data" / "pricing" / "get_products_us-east-1.json"
 
@@ -42,7 +42,7 @@ def test_a_refreshed_table_reads_back_and_becomes_the_newest(tmp_path: Path) -> 
     assert (table.as_of, table.source) == ("2031-02-03", pricing.SOURCE)
     assert table.price("us-east-1", "c6i.xlarge") == 0.17
     assert table.specs["c6i.xlarge"] == {"vcpus": 4, "memory_gib": 8.0}
-    assert cost.newest_table([cost.PRICES_DIR, tmp_path]).path == table.path
+    assert price_table.newest_table([price_table.PRICES_DIR, tmp_path]).path == table.path
     assert pricing.current_table(tmp_path).path == table.path
     assert [p.name for p in tmp_path.iterdir()] == ["aws-ec2-2031-02-03.json"]  # no temporary left
     # The local estimate works from a refreshed table too: its smallest c6i is c6i.xlarge here.
@@ -56,7 +56,7 @@ def test_the_workspace_folder_is_the_one_the_report_reads(
 ) -> None:
     monkeypatch.setenv("KIT_HOME", str(tmp_path))
     assert pricing.workspace_folder() == tmp_path / ".kit" / "prices"
-    assert pricing.current_table(None).path == cost.PRICES_DIR / "aws-ec2-2025-06-01.json"
+    assert pricing.current_table(None).path == price_table.PRICES_DIR / "aws-ec2-2025-06-01.json"
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_without_credentials_nothing_is_asked_and_the_stored_table_is_used(
 
 
 def test_without_a_refresh_the_newest_stored_table_is_used_silently(tmp_path: Path) -> None:
-    doc = json.loads((cost.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
+    doc = json.loads((price_table.PRICES_DIR / "aws-ec2-2025-06-01.json").read_text())
     (tmp_path / "aws-ec2-2029-12-31.json").write_text(json.dumps({**doc, "as_of": "2029-12-31"}))
     table, notes = pricing.table_for_report(tmp_path, refresh_prices=False, regions=["us-east-1"])
     assert (table.as_of, notes) == ("2029-12-31", [])

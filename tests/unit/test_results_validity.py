@@ -1,4 +1,4 @@
-"""kit/results/validity.py (on stored rows) and the engine's own copy of its gates (kit/load/engine.py).
+"""kit/results/validity.py (on stored rows) and the engine's own copy of its gates (kit/shipped/engine.py).
 
 The client gates judge the client, never the draw: a schedule of seeded Poisson arrivals, drawn as the
 bench draws it (kit.load.plan.Plan.schedule), sent on time, is valid for every seed; a client that
@@ -14,10 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from kit.load import engine, protocol
+from kit.bench import protocol
 from kit.load.plan import Phase, Plan, Target
 from kit.results import aggregate, validity
 from kit.results.schema import conform
+from kit.shipped import engine
 
 T = Target("POST", "http://10.78.0.23:8090/v2/models/malware/infer")
 #: (rate, warm-up s, measured s) of the profiles (kit/config.py PROFILES).
