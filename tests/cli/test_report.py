@@ -90,7 +90,9 @@ def test_report_with_a_truncated_raw_file(kit, golden: Path) -> None:  # type: i
         f"Hint: The report ({golden / 'report' / 'report.html'}) shows what could be read and lists every "
         "problem; restore the files from a copy or rerun those cells",
     ]
-    assert "| mlserver | malware | small | 50 | 1 | kit | 250 |" in (golden / "report" / "report.md").read_text()
+    assert (
+        "| mlserver | malware | small | 50 | 1 | kit | 250 |" in (golden / "report" / "report.md").read_text()
+    )
 
 
 def test_report_with_a_missing_manifest(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
