@@ -111,7 +111,7 @@ def verdict(
 ) -> tuple[str, str]:
     """(status, reason) of a cell that ran to its end: the protocol's verdict, unless the server
     went away during it."""
-    status, reason = protocol.verdict(summary, engine)
+    status, reason = protocol.verdict(summary, engine, rows)
     lost = protocol.server_failure(rows, where)
     if lost:
         return "failed", lost

@@ -104,7 +104,11 @@ def measure_one(
     run.record(record)
     if record["status"] == "partial":
         raise KeyboardInterrupt  # its rows are kept and the manifest says partial
-    if record["status"] == "failed":
-        recovery.await_server(ctx, key.framework, key.scenario, settings.recover_s, progress)
+    if record["status"] in ("failed", "overloaded"):
+        # A server that lost requests may still be working off its backlog, or gone: the next cell
+        # waits until it serves a correct prediction again.
+        recovery.await_server(
+            ctx, key.framework, key.scenario, settings.recover_s, progress, record["status"]
+        )
     time.sleep(settings.cooldown_s)
     return record

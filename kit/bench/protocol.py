@@ -9,11 +9,13 @@ one while the SLO holds (halves it while it does not), then bisects between the 
 met it and the lowest that missed it, until they are within `precision` of each other. Two caps
 bound it: a highest rate and a number of probes. A probe meets the SLO when every repetition is a
 valid cell (the client was not the bottleneck), its p99 is at most the SLO and at most 1 % of its
-requests failed; a probe that cannot be judged (the client limited it, or Ctrl-C) ends the sweep.
+requests failed (an `overloaded` repetition misses it); a probe that cannot be judged (the client
+limited it, or Ctrl-C) ends the sweep.
 
-Validity (DESIGN.md section 5) is decided per cell from the stored rows by kit.results.aggregate
-(send-lag p99 at most 1 ms, achieved rate at least 99 % of the target); the engine's own account,
-which also knows the requests it scheduled but never sent, can only add reasons to that.
+Validity is decided per cell from the stored rows by kit.results.validity (the send lag against the
+latency it could have moved, the rate against the schedule's own); the engine's own account, which
+also knows the requests it scheduled but never sent, can only add reasons to that. A cell whose
+measured requests failed beyond the same 1 % is `overloaded`: kept, never counted.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pydantic import ValidationError
 
 from kit.config import BenchSettings
 from kit.errors import UsageError
-from kit.load.plan import Phase
+from kit.load.plan import Phase, check_schedule
+from kit.results import validity
 from kit.results.cells import CellKey
 
-MAX_SWEEP_ERROR_RATE = 0.01
+#: The share of failed requests a counted cell, and a sweep probe that meets its SLO, may have.
+MAX_SWEEP_ERROR_RATE = validity.MAX_ERROR_RATE
 CLIENT_CPU_WARN_PCT = 80.0
 
 
@@ -66,11 +70,27 @@ def cells(
     ]
 
 
-def verdict(summary: dict[str, Any], engine: dict[str, Any] | None) -> tuple[str, str]:
+def check_schedules(settings: BenchSettings, seed: int) -> None:
+    """Every cell's measured phase schedules at least one request (its seed is `seed + rep`, as the
+    cell's plan has it): refused before any host is touched, not after earlier cells were measured.
+    A sweep's rates are not known before it runs; its cells are checked as their plans are built."""
+    if settings.sweep:
+        return
+    for rate in settings.rates:
+        for rep in range(settings.repetitions):
+            check_schedule(phases(settings, rate), settings.arrival, seed + rep)
+
+
+def verdict(
+    summary: dict[str, Any], engine: dict[str, Any] | None, rows: pl.DataFrame | None = None
+) -> tuple[str, str]:
     """(status, reason) of a cell that ran to its end, from its summary row and the engine's account.
 
-    `failed` when no measured request got a 2xx; `invalid` when aggregate's gates fail, or when the
-    engine scheduled requests it never sent or its own achieved rate fell short; else `ok`.
+    `failed` when no measured request got a 2xx; `invalid` when the rows' gates fail, or when the
+    engine scheduled requests it never sent or its own gates fail; `overloaded` when more than
+    MAX_SWEEP_ERROR_RATE of the measured requests failed; else `ok`. Invalid comes first: a client
+    that was the bottleneck may have caused failures itself (a starved client reads its replies
+    late), so the server cannot be called overloaded then. `rows`, when given, name the first failure.
     """
     if not summary or summary.get("ok", 0) == 0:
         return "failed", "no measured request succeeded"
@@ -82,7 +102,22 @@ def verdict(summary: dict[str, Any], engine: dict[str, Any] | None) -> tuple[str
     if measured and not measured.get("valid", True) and not reasons:
         reasons.append(f"the engine's own account: {measured.get('invalid_reason')}")
     reasons = [r for r in reasons if r]
-    return ("invalid", "; ".join(reasons)) if reasons else ("ok", "")
+    first = first_error(rows) if rows is not None else ""
+    over = validity.overload_reason(int(summary.get("requests") or 0), int(summary.get("errors") or 0), first)
+    if reasons:
+        return "invalid", "; ".join(reasons + ([f"also overloaded: {over}"] if over else []))
+    return ("overloaded", over) if over else ("ok", "")
+
+
+def first_error(rows: pl.DataFrame) -> str:
+    """The first failed measured request, by send time: its code and error text, or ""."""
+    bad = rows.filter(
+        (pl.col("phase") == "measure") & ~pl.col("code").is_between(200, 299).fill_null(False)
+    ).sort("sent_ns")
+    if bad.height == 0:
+        return ""
+    row = bad.row(0, named=True)
+    return f"code {row['code']} {row['error'] or ''}".strip()
 
 
 #: Connection errors that only a missing listener or host gives: nothing listens on the port (the
@@ -113,9 +148,9 @@ def server_failure(rows: pl.DataFrame, server: str) -> str:
     measured = rows.filter(pl.col("phase") == "measure")
     error = pl.col("error").fill_null("")
     lost = measured.filter(
-        (pl.col("code") == 0) & error.str.starts_with("Cannot connect to") & pl.any_horizontal(
-            [error.str.contains(g, literal=True) for g in GONE]
-        )
+        (pl.col("code") == 0)
+        & error.str.starts_with("Cannot connect to")
+        & pl.any_horizontal([error.str.contains(g, literal=True) for g in GONE])
     ).sort("sent_ns")
     if lost.height == 0:
         return ""
@@ -229,6 +264,8 @@ def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float 
         s = r.get("summary") or {}
         if r["status"] == "failed":
             return "misses", worst, f"rep {r['rep']} failed: {r['reason']}"
+        if r["status"] == "overloaded":  # the server, not the client: the SLO was missed, not unjudged
+            return "misses", worst, f"rep {r['rep']} overloaded: {r['reason']}"
         if (s.get("error_rate") or 0.0) > MAX_SWEEP_ERROR_RATE:
             return "misses", worst, f"rep {r['rep']}: {s['error_rate']:.1%} of requests failed"
     if worst is None or worst > slo_p99_ms:

@@ -18,9 +18,11 @@ class ServerGone(KitError):
     """A server stopped answering in a cell and did not come back: its pair's other cells are not run."""
 
 
-def await_server(ctx: Context, framework: str, scenario: str, wait_s: float, progress: Progress) -> None:
-    """After a failed cell: wait until the server serves a correct prediction again, or raise
-    ServerGone once `wait_s` has passed."""
+def await_server(
+    ctx: Context, framework: str, scenario: str, wait_s: float, progress: Progress, after: str = "failed"
+) -> None:
+    """After a failed (or overloaded) cell: wait until the server serves a correct prediction again,
+    or raise ServerGone once `wait_s` has passed."""
     server = ctx.hosts.server(framework)
     start = time.monotonic()
     progress(f"waiting up to {wait_s:g} s for {server.name} to serve {scenario} again")
@@ -28,7 +30,7 @@ def await_server(ctx: Context, framework: str, scenario: str, wait_s: float, pro
     if why:
         raise ServerGone(
             f"not run: {server.name} ({server.private_ip}) did not serve {framework}/{scenario} "
-            f"again within {wait_s:g} s of a failed cell ({why})",
+            f"again within {wait_s:g} s of {'an' if after[0] in 'aeiou' else 'a'} {after} cell ({why})",
             f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
             f"again with `kit bench {framework} {scenario}`",
         )

@@ -38,6 +38,7 @@ def bench(
     if request.resume is not None:
         return resume_run(ctx, request.resume, progress, on_cell)
     settings = resolve(ctx.cfg, request.profile, request.overrides)
+    protocol.check_schedules(settings, ctx.cfg.seed)
     return new_run(ctx, pairs, settings, request.profile, progress, on_cell)
 
 

@@ -132,16 +132,22 @@ SURE_TO_SEND = 1000.0
 
 
 def _validate_schedule(plan: Plan) -> None:
+    check_schedule(plan.phases, plan.arrival, plan.seed)
+
+
+def check_schedule(phases: Sequence[Phase], arrival: str, seed: int) -> None:
     """A measured phase whose schedule holds no request would measure nothing and judge nothing (a
     seeded Poisson draw at a low rate over a short phase, or a constant rate under one request)."""
-    if all(p.rate * p.duration_s >= SURE_TO_SEND for p in plan.phases if p.name != WARMUP):
+    if all(p.rate * p.duration_s >= SURE_TO_SEND for p in phases if p.name != WARMUP):
         return
-    counts = plan.scheduled()
-    empty = [p for p in plan.phases if p.name != WARMUP and counts[p.name] == 0]
+    counts = dict.fromkeys((p.name for p in phases), 0)
+    for name, _ in engine.schedule(_phases_json(phases), arrival, seed):
+        counts[name] += 1
+    empty = [p for p in phases if p.name != WARMUP and counts[p.name] == 0]
     if empty:
         p = empty[0]
-        seeded = f" drawn with seed {plan.seed}" if plan.arrival == "poisson" else ""
-        draw = f"the {plan.arrival} schedule{seeded}"
+        seeded = f" drawn with seed {seed}" if arrival == "poisson" else ""
+        draw = f"the {arrival} schedule{seeded}"
         raise UsageError(
             f"phase {p.name} at {p.rate:g} req/s for {p.duration_s:g}s schedules no request ({draw})",
             "Use a higher rate or a longer duration: the phase needs at least one request to measure",

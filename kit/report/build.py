@@ -30,10 +30,16 @@ OWNED = ("report.md", "report.html", "cells.csv", "groups.csv")
 METHOD = (
     "Latency is measured from each request's scheduled send time (open loop, so a stalled server "
     "shows in the tail), failed requests included; warm-up rows are never counted; quantiles "
-    "interpolate linearly between order statistics. A cell is invalid when the client's send-lag "
-    "p99 exceeds 1 ms or it achieved under 99 % of the target rate. A repetition is counted "
+    "interpolate linearly between order statistics. A cell is invalid when the client, not the "
+    "server, shaped its figures: it sent under 99 % of the rate its own schedule held (under Poisson "
+    "arrivals the draw's rate, not the nominal one), or its send lag could have moved the latency "
+    "figures by more than 1 ms and 5 % (the lag at p99, or the second-worst of 100 sends or fewer, "
+    "against the server's median; the lag's share of the p99 against the p99). A cell is overloaded "
+    "when more than 1 % of its measured requests failed: shown, never counted. A repetition is counted "
     "towards averages, claims and cost when the manifest says `ok` (without a manifest: when it is "
-    "valid and had at least one 2xx reply). Across repetitions each figure is the mean of the "
+    "valid, had at least one 2xx reply and at most 1 % failures). Cells measured with vegeta time "
+    "each request from its actual send, not its schedule (the engine column says so): a stalled "
+    "client or server shows less in their tail. Across repetitions each figure is the mean of the "
     "counted repetitions with a 95 % confidence interval from Student's t distribution "
     "(mean ± t(0.975, n-1)·s/√n; no bootstrap: with 3 repetitions it would resample the same 3 "
     "values); with fewer than two counted repetitions only the mean is shown."
@@ -135,10 +141,13 @@ def _plots(data: RunData, out: Path) -> list[Path]:
     counted = data.group_files()
     shown = {**data.group_files(only_counted=False), **counted}
     profiles = aggregate.latency_profiles(dict(sorted(shown.items())))
+    marks = data.group_marks()
     for prof in profiles:
-        prof["counted"] = tuple(prof[c] for c in aggregate.GROUP) in counted
+        key = tuple(prof[c] for c in aggregate.GROUP)
+        prof["counted"] = key in counted
+        prof["mark"] = marks.get(key, analysis.NOT_COUNTED)
     images = plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
-    images += plots.throughput_latency(data.groups, out)
+    images += plots.throughput_latency(data.groups, out, _overloaded_points(data))
     usage = plots.resources(_usage_points(data), out)
     return images + ([usage] if usage else [])
 
@@ -146,23 +155,42 @@ def _plots(data: RunData, out: Path) -> list[Path]:
 USAGE_FIGURES = ("achieved_rate", "server_cpu_mean_pct", "server_rss_max_mb")
 
 
+def _overloaded_points(data: RunData) -> pl.DataFrame:
+    """Per group with no counted repetition but an overloaded one: the means of its overloaded
+    repetitions' achieved rate and p99, where the throughput plot marks the server breaking."""
+    over = data.groups.filter((pl.col("reps_counted") == 0) & (pl.col("reps_overloaded") > 0))
+    return (
+        data.cells.filter(pl.col("status") == "overloaded")
+        .join(over.select(aggregate.GROUP), on=aggregate.GROUP, nulls_equal=True)
+        .group_by(aggregate.GROUP)
+        .agg(pl.col("achieved_rate").mean(), pl.col("p99_ms").mean())
+        .sort(aggregate.GROUP)
+    )
+
+
 def _usage_points(data: RunData) -> pl.DataFrame:
     """One resources point per group: the means of its counted repetitions, or, for a group with
     none counted, the means of all its repetitions with `counted` false (drawn, marked, as the CDFs)."""
     counted = data.groups.filter(pl.col("reps_counted") > 0).select(
-        *aggregate.GROUP, *USAGE_FIGURES, pl.lit(True).alias("counted")
+        *aggregate.GROUP,
+        *USAGE_FIGURES,
+        pl.lit(True).alias("counted"),
+        pl.lit(analysis.COUNTED).alias("mark"),
     )
     if data.cells.height == 0:
         return counted
     everything = aggregate.across_reps(data.cells.with_columns(pl.lit(True).alias("counted")), USAGE_FIGURES)
-    rest = everything.join(counted.select(aggregate.GROUP), on=aggregate.GROUP, how="anti").select(
-        *aggregate.GROUP, *USAGE_FIGURES, pl.lit(False).alias("counted")
+    marks = data.group_marks()
+    rest = everything.join(counted.select(aggregate.GROUP), on=aggregate.GROUP, how="anti")
+    mark = [marks.get(tuple(r), analysis.NOT_COUNTED) for r in rest.select(aggregate.GROUP).rows()]
+    rest = rest.select(*aggregate.GROUP, *USAGE_FIGURES, pl.lit(False).alias("counted")).with_columns(
+        pl.Series("mark", mark, dtype=pl.String)
     )
     return pl.concat([counted, rest], how="vertical_relaxed")
 
 
 def _blocks(report: Report, images: list[Path]) -> list[Block]:
-    data, man = report.data, report.data.manifest
+    data = report.data
     blocks: list[Block] = [Heading(f"Run {report.run_id}", 1), Para(_facts(data))]
     blocks += [Heading("How to read these figures"), Para(METHOD)]
     if report.problems:
@@ -191,7 +219,7 @@ def _blocks(report: Report, images: list[Path]) -> list[Block]:
         blocks.append(Para(f"Scenarios this run did not set out to measure: {', '.join(absent)}."))
     blocks += [tables.claims_table(report.claims, overall=True), Heading("Every pair", 3)]
     blocks.append(tables.claims_table(report.claims, overall=False))
-    status = tables.cell_status_lines(man["cells"]) if man else []
+    status = tables.cell_status_lines(data.cell_records())
     if status:
         blocks += [Heading("Cells that did not end ok"), Bullets(status)]
     if images:

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from kit.ids import FRAMEWORKS, SCENARIOS
+from kit.results.analysis import COUNTED, NOT_COUNTED, OVERLOADED
 from kit.results.cells import rate_label
 
 Profile = Mapping[str, Any]  # one entry of kit.results.aggregate.latency_profiles
@@ -76,16 +77,26 @@ def latency_boxes(profiles: Sequence[Profile], out_dir: Path) -> list[Path]:
     return written
 
 
-def throughput_latency(groups: pl.DataFrame, out_dir: Path) -> list[Path]:
+def throughput_latency(
+    groups: pl.DataFrame, out_dir: Path, overloaded: pl.DataFrame | None = None
+) -> list[Path]:
     """Per scenario, p99 latency against the achieved rate for every framework and payload measured
-    at two rates or more (a sweep, or a list of rates), with the 95 % intervals as error bars."""
-    multi = (
-        groups.filter(pl.col("reps_counted") > 0)
-        .filter(pl.len().over(["framework", "scenario", "payload"]) > 1)
-        .sort(["framework", "scenario", "payload", "rate"])
+    at two rates or more (a sweep, or a list of rates), with the 95 % intervals as error bars.
+    `overloaded` (framework, scenario, payload, rate, achieved_rate, p99_ms: means over a group's
+    overloaded repetitions, none counted) are drawn as crosses labelled so: where a server broke."""
+    keys = ["framework", "scenario", "payload"]
+    broke = (
+        overloaded
+        if overloaded is not None
+        else groups.clear().select(*keys, "rate", "achieved_rate", "p99_ms")
     )
+    counted = groups.filter(pl.col("reps_counted") > 0)
+    rates = pl.concat([counted.select(*keys, "rate"), broke.select(*keys, "rate")])
+    several = rates.group_by(keys).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1).select(keys)
+    multi = counted.join(several, on=keys).sort([*keys, "rate"])
+    broke = broke.join(several, on=keys).sort([*keys, "rate"])
     written = []
-    for scenario in _ordered(multi["scenario"].unique().to_list(), SCENARIOS):
+    for scenario in _ordered(several["scenario"].unique().to_list(), SCENARIOS):
         fig = Figure(figsize=(8, 4.8))
         ax = fig.subplots()
         part = multi.filter(pl.col("scenario") == scenario)
@@ -101,6 +112,13 @@ def throughput_latency(groups: pl.DataFrame, out_dir: Path) -> list[Path]:
                 capsize=3,
                 label=f"{framework}, {payload}",
             )
+        for (framework, payload), pts in broke.filter(pl.col("scenario") == scenario).group_by(
+            ["framework", "payload"], maintain_order=True
+        ):
+            label = f"{framework}, {payload} (overloaded: not counted)"
+            ax.scatter(
+                pts["achieved_rate"].to_numpy(), pts["p99_ms"].to_numpy(), marker="x", s=60, label=label
+            )
         ax.set_yscale("log")
         ax.set_xlabel("achieved rate (req/s, mean of counted repetitions)")
         ax.set_ylabel("p99 latency (ms, log scale)")
@@ -113,11 +131,16 @@ def throughput_latency(groups: pl.DataFrame, out_dir: Path) -> list[Path]:
 
 def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
     """Server CPU and resident memory per framework against the achieved rate (one point per
-    scenario, payload and rate), when the run sampled them. `points` carries `counted`: a group with
-    no counted repetition is drawn hollow and labelled so."""
+    scenario, payload and rate), when the run sampled them. `points` carries `counted` (and may carry
+    `mark`, kit.results.analysis.RunData.group_marks): a group with no counted repetition is drawn
+    hollow and labelled so, an overloaded one as a cross labelled `overloaded`."""
     have = points.filter(
         pl.col("server_cpu_mean_pct").is_not_null() | pl.col("server_rss_max_mb").is_not_null()
     )
+    if "mark" not in have.columns:
+        have = have.with_columns(
+            pl.when(pl.col("counted")).then(pl.lit(COUNTED)).otherwise(pl.lit(NOT_COUNTED)).alias("mark")
+        )
     if have.height == 0:
         return None
     fig = Figure(figsize=(11, 4.5))
@@ -127,11 +150,13 @@ def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
         part = have.filter(pl.col("framework") == framework)
         colour = cpu.plot([], [])[0].get_color()
         for scenario in _ordered(part["scenario"].unique().to_list(), SCENARIOS):
-            for counted in (True, False):
-                pts = part.filter((pl.col("scenario") == scenario) & (pl.col("counted") == counted))
-                label = f"{framework}, {scenario}" + ("" if counted else " (not counted)")
+            for mark in (COUNTED, OVERLOADED, NOT_COUNTED):
+                pts = part.filter((pl.col("scenario") == scenario) & (pl.col("mark") == mark))
+                label = f"{framework}, {scenario}" + ("" if mark == COUNTED else f" ({mark})")
                 style = {"color": colour, "marker": markers.get(scenario, "x"), "label": label}
-                if not counted:
+                if mark == OVERLOADED:
+                    style["marker"] = "x"
+                elif mark == NOT_COUNTED:
                     style["facecolors"] = "none"
                     style["edgecolors"] = style.pop("color")
                 _scatter(cpu, pts, "server_cpu_mean_pct", style)
@@ -142,7 +167,10 @@ def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
         ax.set_xlabel("achieved rate (req/s)")
         ax.grid(True, alpha=0.3)
     cpu.legend(fontsize=7)
-    fig.suptitle("Server resources per framework (means of counted repetitions; hollow: none counted)")
+    fig.suptitle(
+        "Server resources per framework (means of counted repetitions; hollow: none counted; "
+        "cross: overloaded)"
+    )
     return _save(fig, out_dir / "resources.png")
 
 
@@ -190,6 +218,8 @@ def _counted(p: Profile) -> bool:
 
 
 def _who(p: Profile) -> str:
-    """Framework and rate; a group drawn from repetitions that were not counted says so."""
+    """Framework and rate; a group drawn from repetitions that were not counted says so, and says
+    `overloaded` when they were (`mark`, kit.results.analysis.RunData.group_marks)."""
     label = f"{p['framework']} @{rate_label(p['rate'])}/s"
-    return label if _counted(p) else f"{label} (not counted)"
+    mark = str(p.get("mark") or (COUNTED if _counted(p) else NOT_COUNTED))
+    return label if mark == COUNTED else f"{label} ({mark})"

@@ -35,6 +35,18 @@ def rate_text(v: Any) -> str:
     return rate_label(float(v))
 
 
+#: vegeta times a request from its actual send (kit.load.vegeta): a stalled client or server hides there.
+VEGETA_LATENCY = "vegeta: latency from actual send (not coordinated-omission safe)"
+
+
+def latency_engine(v: Any) -> str:
+    return VEGETA_LATENCY if v == "vegeta" else str(v)
+
+
+def load_engine(v: Any) -> str:
+    return "vegeta (send lag unknown: shown as 0)" if v == "vegeta" else str(v)
+
+
 #: (column, header, format, right-aligned)
 Column = tuple[str, str, Format, bool]
 KEY: list[Column] = [
@@ -48,6 +60,7 @@ REP: Column = ("rep", "rep", str, True)
 CELL_LATENCY: list[Column] = [
     *KEY,
     REP,
+    ("engine", "engine", latency_engine, False),
     ("requests", "requests", str, True),
     ("min_ms", "min", fixed(2), True),
     ("p25_ms", "p25", fixed(2), True),
@@ -59,11 +72,13 @@ CELL_LATENCY: list[Column] = [
     ("p999_ms", "p99.9", fixed(2), True),
     ("max_ms", "max", fixed(2), True),
     ("mean_ms", "mean", fixed(2), True),
+    ("status", "status", str, False),
 ]
 
 CELL_LOAD: list[Column] = [
     *KEY,
     REP,
+    ("engine", "engine", load_engine, False),
     ("achieved_rate", "achieved (req/s)", fixed(1), True),
     ("ok_rate", "2xx (req/s)", fixed(1), True),
     ("errors", "errors", str, True),
@@ -100,7 +115,9 @@ USAGE_COLUMNS = [name for name, *_ in GROUP_USAGE]
 
 
 def cell_latency_table(cells: pl.DataFrame) -> Table:
-    """Per cell and repetition, the latency distribution in ms (measured phase, failures included)."""
+    """Per cell and repetition, the latency distribution in ms (measured phase, failures included),
+    the engine that measured it and the cell's status: an overloaded cell's figures are mostly
+    timeouts, and they say so beside them."""
     return _columns_table(CELL_LATENCY, cells.iter_rows(named=True))
 
 
@@ -216,6 +233,8 @@ def _figures_table(groups: pl.DataFrame, figures: list[Figure]) -> Table:
     for g in groups.iter_rows(named=True):
         key = [fmt(g[name]) for name, _, fmt, _ in KEY]
         counted = f"{g['reps_counted']}/{g['reps']}"
+        if g.get("reps_overloaded"):
+            counted += f" ({g['reps_overloaded']} overloaded)"
         figs = [
             with_ci(g.get(name), g.get(f"{name}_lo"), g.get(f"{name}_hi"), digits, scale)
             for name, _, digits, scale in figures

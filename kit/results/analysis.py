@@ -9,8 +9,11 @@ not damage. Only a file of an unknown schema version stops the reading (it could
 so does a run with neither a manifest nor a single readable raw file (there is nothing to show).
 
 Which repetitions count towards averages, claims and cost (`counted`): those whose manifest status
-is `ok`; for rows the manifest does not list, those whose own rows are valid with at least one 2xx.
-Invalid cells (the client limited them), failed and partial ones stay in the per-cell table.
+is `ok`; for rows the manifest does not list, those whose own rows are valid with at least one 2xx
+and at most 1 % failed requests. Invalid cells (the client limited them), overloaded, failed and
+partial ones stay in the per-cell table. A cell a kit before the overload rule recorded `ok` while
+more than 1 % of its measured requests failed is shown, from its rows, as `overloaded` (and a note
+says so): the rule judges the figures, whichever kit wrote the manifest.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import polars as pl
 
 from kit.errors import KitError
 from kit.ids import SCENARIOS
-from kit.results import aggregate, manifest, store, usage
+from kit.results import aggregate, manifest, store, usage, validity
 from kit.results.aggregate import CELL, GROUP
 from kit.results.cells import CellKey, rate_label
 from kit.results.manifest import Manifest
@@ -38,7 +41,9 @@ STATUS_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 #: Statuses whose cell always wrote rows: their raw file missing is worth a note.
-MEASURED = ("ok", "invalid")
+MEASURED = ("ok", "invalid", "overloaded")
+#: How a group (GROUP values) is drawn: its counted repetitions, or marked as not counted and why.
+COUNTED, OVERLOADED, NOT_COUNTED = "counted", "overloaded", "not counted"
 
 
 @dataclass
@@ -47,7 +52,7 @@ class RunData:
     manifest: Manifest | None
     files: list[store.RawFile]
     cells: pl.DataFrame  # aggregate.CELL_STATS + status, reason, counted + usage.USAGE_SCHEMA figures
-    groups: pl.DataFrame  # aggregate.across_reps of cells
+    groups: pl.DataFrame  # aggregate.across_reps of cells, + reps_overloaded
     problems: list[str] = field(default_factory=list)  # damage: what could not be read
     notes: list[str] = field(default_factory=list)  # caveats that are not damage
 
@@ -61,6 +66,34 @@ class RunData:
         listed = (self.manifest["config"].get("scenarios") or []) if self.manifest else []
         seen = set(listed) | set(self.cells["scenario"].to_list())
         return [s for s in SCENARIOS if s in seen] + sorted(seen - set(SCENARIOS))
+
+    def cell_records(self) -> list[dict[str, Any]]:
+        """The manifest's cells, with the status and reason the report shows (an `ok` the overload
+        rule overturns reads `overloaded`, from the rows)."""
+        shown = {
+            CellKey.of(r): (r["status"], r["reason"])
+            for r in self.cells.filter(pl.col("status").is_not_null()).iter_rows(named=True)
+        }
+        out = []
+        for c in self.manifest["cells"] if self.manifest else []:
+            status, reason = shown.get(CellKey.of(c), (c["status"], c.get("reason") or ""))
+            out.append({**c, "status": status, "reason": reason})
+        return out
+
+    def group_marks(self) -> dict[tuple[Any, ...], str]:
+        """GROUP values -> COUNTED when a repetition counted, else OVERLOADED when one was overloaded,
+        else NOT_COUNTED: how the plots mark a group's figures."""
+        marks = self.cells.group_by(GROUP).agg(
+            pl.col("counted").any().alias("_counted"), (pl.col("status") == "overloaded").any().alias("_over")
+        )
+        return {
+            tuple(r[c] for c in GROUP): COUNTED
+            if r["_counted"]
+            else OVERLOADED
+            if r["_over"]
+            else NOT_COUNTED
+            for r in marks.iter_rows(named=True)
+        }
 
     def group_files(self, only_counted: bool = True) -> dict[tuple[Any, ...], list[Path]]:
         """GROUP values -> the raw files of its (counted) repetitions, for the pooled distributions."""
@@ -90,17 +123,54 @@ def analyse(run_dir: Path) -> RunData:
     problems += damaged
     statuses = _statuses(man)
     problems += _missing_rows(statuses, stats)
-    cells = stats.join(statuses, on=CELL, how="left", nulls_equal=True)
-    own = pl.col("valid") & (pl.col("ok") > 0)
+    cells, overturned = _overloaded(stats.join(statuses, on=CELL, how="left", nulls_equal=True))
+    own = pl.col("valid") & (pl.col("ok") > 0) & (pl.col("error_rate") <= validity.MAX_ERROR_RATE)
     cells = cells.with_columns(
         pl.when(pl.col("status").is_null()).then(own).otherwise(pl.col("status") == "ok").alias("counted")
     )
     used, bad_telemetry, notes = usage.cell_usage(run_dir)
     problems += bad_telemetry
+    notes = ([overturned] if overturned else []) + notes
     cells = cells.join(used, on=CELL, how="left", nulls_equal=True)
     if cells.height == 0:
         problems.insert(0, _no_rows(run_dir, man))  # the first thing to know, ahead of the details
-    return RunData(run_dir, man, files, cells, aggregate.across_reps(cells), problems, notes)
+    return RunData(run_dir, man, files, cells, _groups(cells), problems, notes)
+
+
+def _overloaded(cells: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """Cells the manifest calls `ok` whose rows break the overload rule, shown `overloaded` with the
+    reason; and the note that says so ("" when there are none)."""
+    over = (pl.col("status") == "ok") & (pl.col("error_rate") > validity.MAX_ERROR_RATE)
+    flagged = cells.select(over.fill_null(False).alias("_over"))["_over"]
+    if not flagged.any():
+        return cells, ""
+    reasons = [
+        validity.overload_reason(r["requests"], r["errors"]) if hit else r["reason"]
+        for r, hit in zip(cells.iter_rows(named=True), flagged, strict=True)
+    ]
+    shown = cells.with_columns(
+        pl.when(flagged).then(pl.lit("overloaded")).otherwise(pl.col("status")).alias("status"),
+        pl.Series("reason", reasons, dtype=pl.String),
+    )
+    n = int(flagged.sum())
+    return shown, (
+        f"{n} cell{'s' if n > 1 else ''} the manifest records `ok` had more than "
+        f"{100 * validity.MAX_ERROR_RATE:g} % of {'their' if n > 1 else 'its'} measured requests fail (a "
+        "kit before the overload rule wrote the manifest): shown as `overloaded` and not counted"
+    )
+
+
+def _groups(cells: pl.DataFrame) -> pl.DataFrame:
+    """across_reps of the cells, with how many repetitions of each group were overloaded."""
+    groups = aggregate.across_reps(cells)
+    over = cells.group_by(GROUP).agg(
+        (pl.col("status") == "overloaded").sum().cast(pl.Int64).alias("reps_overloaded")
+    )
+    joined = groups.join(over, on=GROUP, how="left", nulls_equal=True)
+    first = [*GROUP, "reps", "reps_counted", "reps_overloaded"]
+    return joined.select(
+        *first[:-1], pl.col("reps_overloaded").fill_null(0), *[c for c in groups.columns if c not in first]
+    )
 
 
 def _no_rows(run_dir: Path, man: Manifest | None) -> str:

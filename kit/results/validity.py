@@ -152,11 +152,12 @@ def _lag_text(limit: pl.Expr) -> pl.Expr:
 
 
 def overload_reason(requests: int, errors: int, first_error: str = "") -> str:
-    """Why a cell is `overloaded`, or "" when at most MAX_ERROR_RATE of its measured requests failed."""
+    """Why a cell is `overloaded` (the reason beside that status), or "" when at most MAX_ERROR_RATE of
+    its measured requests failed."""
     if requests <= 0 or errors <= requests * MAX_ERROR_RATE:
         return ""
     first = f" (first: {first_error})" if first_error else ""
     return (
-        f"overloaded: {errors}/{requests} measured requests failed ({100 * errors / requests:.1f} %, over "
+        f"{errors}/{requests} measured requests failed ({100 * errors / requests:.1f} %, over "
         f"the {100 * MAX_ERROR_RATE:g} % a counted cell may lose){first}"
     )

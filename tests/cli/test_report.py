@@ -39,8 +39,12 @@ def test_report_json(kit, golden: Path) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(result.stdout)
     assert doc["run_id"] == "golden" and doc["problems"] == []
     assert doc["prices"]["as_of"] == "2025-06-01"
-    assert [c["rep"] for c in doc["cells"]] == [0, 1]
-    assert doc["groups"][0]["reps_counted"] == 1 and doc["groups"][0]["p50_ms_lo"] is None
+    assert [(c["rep"], c["engine"], c["status"]) for c in doc["cells"]] == [
+        (0, "kit", "overloaded"),
+        (1, "kit", "invalid"),
+    ]
+    group = doc["groups"][0]
+    assert (group["reps_counted"], group["reps_overloaded"], group["p50_ms"]) == (0, 1, None)
     cost = doc["cost"][0]
     # A local server is priced as an estimate, named so in --json too; no sustainable rate here.
     assert (cost["price_kind"], cost["usd_per_hour"], cost["instances_per_request"]) == ("estimate", 0.085, 1)
@@ -87,7 +91,9 @@ def test_report_with_a_truncated_raw_file(kit, golden: Path, lines: ErrorLines) 
         f"Hint: The report ({golden / 'report' / 'report.html'}) shows what could be read and lists every "
         "problem; restore the files from a copy or rerun those cells",
     ]
-    assert "| mlserver | malware | small | 50 | 1 | 250 |" in (golden / "report" / "report.md").read_text()
+    assert (
+        "| mlserver | malware | small | 50 | 1 | kit | 250 |" in (golden / "report" / "report.md").read_text()
+    )
 
 
 def test_report_with_a_missing_manifest(kit, golden: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]

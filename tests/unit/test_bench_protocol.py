@@ -12,6 +12,7 @@ from kit import config
 from kit.bench import protocol
 from kit.errors import UsageError
 from kit.load.plan import Phase
+from kit.results import aggregate
 
 SMOKE = config.PROFILES["smoke"]
 PAPER = config.PROFILES["paper"]
@@ -97,6 +98,46 @@ def test_the_engines_own_rate_shortfall_counts_when_the_rows_look_fine() -> None
     )
 
 
+def test_a_cell_that_mostly_failed_is_overloaded_not_ok() -> None:
+    """A server that held its requests past the timeout (captured rows): a quarter timed out, the rest
+    answered. Before, that was `ok` and counted; make demo's MLflow x image (48 of 50 timed out) too."""
+    rows = engine_rows("server_stalled.engine.csv")
+    summary = aggregate.summarize(rows.lazy()).to_dicts()[0]
+    assert (summary["requests"], summary["errors"], summary["valid"]) == (200, 50, True)
+    assert protocol.verdict(summary, engine_summary(), rows) == (
+        "overloaded",
+        "50/200 measured requests failed (25.0 %, over the 1 % a counted cell may lose) "
+        "(first: code 0 timeout after 2s)",
+    )
+    demo = {**OK_SUMMARY, "requests": 50, "ok": 2, "errors": 48}
+    assert protocol.verdict(demo, None) == (  # vegeta's account, and no rows given: no first error
+        "overloaded",
+        "48/50 measured requests failed (96.0 %, over the 1 % a counted cell may lose)",
+    )
+
+
+def test_one_reset_in_250_is_an_error_of_an_ok_cell() -> None:
+    rows = engine_rows("bentoml_one_reset.engine.csv")
+    summary = aggregate.summarize(rows.lazy()).to_dicts()[0]
+    assert (summary["errors"], protocol.verdict(summary, engine_summary(), rows)) == (1, ("ok", ""))
+
+
+def test_a_client_that_was_the_bottleneck_is_invalid_even_when_requests_failed() -> None:
+    """A starved client reads its replies late: its failures cannot be laid on the server."""
+    summary = {
+        "requests": 50,
+        "ok": 40,
+        "errors": 10,
+        "valid": False,
+        "invalid_reason": "send-lag p99 9 ms > 1 ms",
+    }
+    assert protocol.verdict(summary, None) == (
+        "invalid",
+        "send-lag p99 9 ms > 1 ms; also overloaded: 10/50 measured requests failed (20.0 %, over the 1 % a "
+        "counted cell may lose)",
+    )
+
+
 def test_no_success_at_all_is_failed() -> None:
     assert protocol.verdict({"ok": 0, "valid": True}, engine_summary())[0] == "failed"
     assert protocol.verdict({}, None)[0] == "failed"
@@ -170,6 +211,13 @@ def test_judge_takes_the_worst_repetition() -> None:
     assert protocol.judge([cell(0), cell(1, p99=45.0)], 50.0) == ("meets", 45.0, "")
     assert protocol.judge([cell(0), cell(1, error_rate=0.02)], 50.0)[:2] == ("misses", 20.0)
     assert protocol.judge([cell(0, status="failed", p99=None)], 50.0)[0] == "misses"
+    overloaded = cell(1, status="overloaded", p99=10_000.0, error_rate=0.96)
+    overloaded["reason"] = "48/50 measured requests failed"
+    assert protocol.judge([cell(0), overloaded], 50.0) == (
+        "misses",
+        10_000.0,
+        "rep 1 overloaded: 48/50 measured requests failed",
+    )
     assert protocol.judge([cell(0), cell(1, status="invalid")], 50.0) == (
         "unjudged",
         20.0,
@@ -185,7 +233,13 @@ def engine_rows(name: str) -> Any:
     from kit.load import engine_rows
 
     return engine_rows.rows_from_engine_csv(
-        ENGINE_DATA / name, run_id="r", framework="mlserver", scenario="malware", payload="small", rate=50.0, rep=0
+        ENGINE_DATA / name,
+        run_id="r",
+        framework="mlserver",
+        scenario="malware",
+        payload="small",
+        rate=50.0,
+        rep=0,
     )
 
 
@@ -222,3 +276,12 @@ def test_refusals_in_the_warm_up_do_not_fail_the_cell() -> None:
         phase=pl.when(pl.col("code") == 0).then(pl.lit("warmup")).otherwise(pl.col("phase"))
     )
     assert protocol.server_failure(moved, "srv-mlserver (10.78.0.23)") == ""
+
+
+def test_every_cells_schedule_is_checked_before_any_host_is_touched() -> None:
+    sparse = protocol.resolve(SMOKE, {"rates": (10.0, 0.1), "duration_s": 1.0, "arrival": "poisson"})
+    with pytest.raises(UsageError) as info:
+        protocol.check_schedules(sparse, seed=42)
+    assert info.value.what.startswith("phase measure at 0.1 req/s for 1s schedules no request")
+    protocol.check_schedules(protocol.resolve(sparse, {"rates": (10.0,)}), seed=42)  # 10 req/s x 1 s: fine
+    protocol.check_schedules(protocol.resolve(sparse, {"sweep": True, "slo_p99_ms": 50}), seed=42)  # rates unknown yet

@@ -110,6 +110,9 @@ def test_cells_that_did_not_end_ok_are_listed(run: Path) -> None:
     text = build_report(run).files[0].read_text()
     assert (
         "## Cells that did not end ok\n\n"
+        # Its manifest (older than the overload rule) says ok; its rows say 2 % of its requests failed.
+        "- mlserver/malware small @ 50 req/s rep 0: **overloaded**: 5/250 measured requests failed "
+        "(2.0 %, over the 1 % a counted cell may lose)\n"
         "- mlserver/malware small @ 50 req/s rep 1: **invalid**: "
         "send-lag p99 1.87 ms > 1 ms: the client was the bottleneck\n"
         "- mlserver/malware medium @ 50 req/s rep 0: **failed**: "
@@ -125,7 +128,10 @@ def test_a_group_with_no_counted_repetition_is_still_drawn_and_marked(run: Path)
     man = json.loads(path.read_text())
     for cell in man["cells"]:
         if cell["payload"] == "small":
-            cell["status"], cell["reason"] = "invalid", "send-lag p99 3.46 ms > 1 ms: the client was the bottleneck"
+            cell["status"], cell["reason"] = (
+                "invalid",
+                "send-lag p99 3.46 ms > 1 ms: the client was the bottleneck",
+            )
     path.write_text(json.dumps(man))
     report = build_report(run)
     names = [f.name for f in report.files]
@@ -154,7 +160,7 @@ def test_a_truncated_file_leaves_the_rest_of_the_report(run: Path) -> None:
     report = build_report(run)
     text = report.files[0].read_text()
     assert "## Problems: what could not be read\n\n- raw file " in text
-    assert "| mlserver | malware | small | 50 | 0 | 250 |" in text
+    assert "| mlserver | malware | small | 50 | 0 | kit | 250 |" in text
     with pytest.raises(KitError) as info:
         report.checked()
     assert info.value.what == (
@@ -232,6 +238,55 @@ def test_two_rates_and_telemetry_add_the_throughput_and_resource_plots(tmp_path:
     assert usage.splitlines()[3].startswith("| mlserver | malware | small | 100 | 1/1 | 0.3 | 1977 |")
 
 
+def test_an_overloaded_cell_is_shown_as_such_and_never_counted(tmp_path: Path) -> None:
+    """A second rate at which a quarter of the requests timed out (as make demo's MLflow x image did,
+    then `ok` and counted): every table names it overloaded, its group has no mean, and the
+    throughput plot marks where the server broke."""
+    from kit.results import manifest
+
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "runs" / "smoke", run)
+    rows = pl.read_parquet(store.raw_files(run)[0])
+    t0 = rows["intended_ns"].min()
+    timed_out = (pl.col("phase") == "measure") & (pl.col("seq") % 4 == 0)
+    broke = rows.with_columns(
+        pl.lit(100.0).alias("rate"),
+        (t0 + (pl.col("intended_ns") - t0) // 2).alias("intended_ns"),
+        (t0 + (pl.col("sent_ns") - t0) // 2).alias("sent_ns"),
+        pl.when(timed_out).then(0).otherwise(pl.col("code")).cast(pl.Int32).alias("code"),
+        pl.when(timed_out).then(10_000_000_000).otherwise(pl.col("latency_ns")).alias("latency_ns"),
+        pl.when(timed_out)
+        .then(10_000_000_000 - (pl.col("sent_ns") - pl.col("intended_ns")))
+        .otherwise(pl.col("service_ns"))
+        .alias("service_ns"),
+        pl.when(timed_out).then(pl.lit("timeout after 10s")).otherwise(pl.col("error")).alias("error"),
+    )
+    store.write_raw(broke, CellKey("mlserver", "malware", "small", 100.0, 0).raw_path(run))
+    man = manifest.load(run)
+    reason = "63/250 measured requests failed (25.2 %, over the 1 % a counted cell may lose)"
+    manifest.update_cell(man, {**man["cells"][0], "rate": 100.0, "status": "overloaded", "reason": reason})
+    manifest.save(run, man)
+
+    report = build_report(run)
+    assert report.problems == []
+    assert report.data.groups.select("rate", "reps_counted", "reps_overloaded").rows() == [
+        (50.0, 1, 0),
+        (100.0, 0, 1),
+    ]
+    assert report.data.groups.filter(pl.col("rate") == 100.0)["p50_ms"].to_list() == [None]
+    assert "throughput_latency_malware.png" in [f.name for f in report.files]
+    text = report.files[0].read_text()
+    assert "| mlserver | malware | small | 100 | 0/1 (1 overloaded) | - |" in text
+    assert "| 10000.00 | 2523.11 | overloaded |" in text  # the latency table: max, mean, status
+    assert (
+        "| 100.0 | 74.8 | 63 | 25.20 | 0.021 | 0.039 | 0.176 | 4.15 | 9999.96 | yes | overloaded | no |"
+        in text
+    )
+    assert f"- mlserver/malware small @ 100 req/s rep 0: **overloaded**: {reason}" in text
+    claims = {r["comparison"]: r["evidence"] for r in report.claims if r["scenario"] == "malware"}
+    assert "mlserver: " not in claims["tfserving vs mlserver"]  # the 50 req/s repetition still counts
+
+
 def test_resources_of_a_cell_that_was_not_counted_are_drawn_hollow(tmp_path: Path) -> None:
     # CI: the only cell was invalid (send lag on the shared 2-core machine) and its telemetry, sampled
     # and stored, never reached a plot. It is drawn now, marked as not counted.
@@ -266,7 +321,9 @@ def test_a_shaped_link_is_named_and_a_default_one_is_not() -> None:
         "srv-mlserver": {"link": "eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"},
         "srv-old": {"cores": "1"},  # a manifest from before the kit recorded links
     }
-    assert shaped_links(hosts) == ["srv-mlserver: eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"]
+    assert shaped_links(hosts) == [
+        "srv-mlserver: eth0 qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms"
+    ]
 
 
 def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path) -> None:
@@ -290,12 +347,28 @@ def test_a_run_measured_in_parts_says_so_and_names_changed_hosts(tmp_path: Path)
 def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path) -> None:
     why = "not run: srv-torchserve (10.78.0.21) did not serve torchserve/image again within 120 s of a failed cell"
     restarts = [
-        {"framework": "torchserve", "host": "srv-torchserve", "after": "torchserve/image", "part": 0,
-         "reason": why, "at": "2026-11-29T13:00:00Z", "seconds": 41.2, "serving": True,
-         "outcome": "serving again"},
-        {"framework": "mlserver", "host": "srv-mlserver", "after": "mlserver/malware", "part": 0,
-         "reason": why, "at": "2026-11-29T14:00:00Z", "seconds": 10.3, "serving": False,
-         "outcome": "restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH"},
+        {
+            "framework": "torchserve",
+            "host": "srv-torchserve",
+            "after": "torchserve/image",
+            "part": 0,
+            "reason": why,
+            "at": "2026-11-29T13:00:00Z",
+            "seconds": 41.2,
+            "serving": True,
+            "outcome": "serving again",
+        },
+        {
+            "framework": "mlserver",
+            "host": "srv-mlserver",
+            "after": "mlserver/malware",
+            "part": 0,
+            "reason": why,
+            "at": "2026-11-29T14:00:00Z",
+            "seconds": 10.3,
+            "serving": False,
+            "outcome": "restart failed: host srv-mlserver (10.78.0.23) did not answer over SSH",
+        },
     ]
     restarts[0]["steps"] = [
         {"step": "systemctl restart torchserve", "seconds": 60.0,

@@ -2,8 +2,10 @@
 
 The goldens (tests/data/golden/) were written by the kit from the committed runs and checked by hand:
 p50 and friends equal the compact summaries' (raw_small_summary.csv), p95/p99.9/send-lag agree with
-numpy (test_results_aggregate.py), rep 1 of raw_small is invalid so its group averages rep 0 alone
-with no interval. Regenerate them only for a deliberate change, and check the new values again."""
+numpy (test_results_aggregate.py). In raw_small rep 1 is invalid (send lag) and rep 0 overloaded
+(5 of 250 requests failed, over 1 %; its manifest, older than the rule, says ok): its group counts
+neither, so every mean is missing; smoke's one ok repetition is its group's mean, with no interval.
+Regenerate them only for a deliberate change, and check the new values again."""
 
 from __future__ import annotations
 
@@ -62,8 +64,8 @@ def test_tables_of_the_committed_run_match_the_golden_report() -> None:
     latency = section(golden, "Per cell and repetition: latency (ms)")
     assert latency == table_markdown(tables.cell_latency_table(data.cells))
     assert latency.splitlines()[2] == (
-        "| mlserver | malware | small | 50 | 0 | 250 | 0.57 | 3.69 | 4.17 | 4.79 | 5.35 | 5.69 | 6.03 | 1503.69 "
-        "| 2000.04 | 12.22 |"
+        "| mlserver | malware | small | 50 | 0 | kit | 250 | 0.57 | 3.69 | 4.17 | 4.79 | 5.35 | 5.69 | 6.03 | "
+        "1503.69 | 2000.04 | 12.22 | overloaded |"
     )
     load = section(golden, "Per cell and repetition: load, send lag and validity")
     assert load == table_markdown(tables.cell_load_table(data.cells))
@@ -82,7 +84,28 @@ def test_missing_figures_show_as_a_dash_and_fractional_rates_keep_their_digits()
         pl.lit(12.5).alias("rate"), pl.lit(None, pl.Float64).alias("p99_ms")
     )
     row = tables.cell_latency_table(cells).rows[0]
-    assert row[3] == "12.5" and row[12] == "-"
+    assert row[3] == "12.5" and row[13] == "-"
+
+
+def test_every_cell_names_its_engine_and_vegeta_cells_carry_their_caveat() -> None:
+    cells = analysis.analyse(RUNS["smoke"]).cells
+    both = pl.concat(
+        [cells, cells.with_columns(pl.lit("vegeta").alias("engine"), pl.lit(1, pl.Int32).alias("rep"))]
+    )
+    latency, load = tables.cell_latency_table(both), tables.cell_load_table(both)
+    assert latency.header[5] == load.header[5] == "engine"
+    assert [r[5] for r in latency.rows] == [
+        "kit",
+        "vegeta: latency from actual send (not coordinated-omission safe)",
+    ]
+    assert [r[5] for r in load.rows] == ["kit", "vegeta (send lag unknown: shown as 0)"]
+
+
+def test_an_overloaded_cell_says_so_beside_its_latencies_and_in_its_group() -> None:
+    data = analysis.analyse(RUNS["raw_small"])
+    latency = tables.cell_latency_table(data.cells)
+    assert latency.header[-1] == "status" and [r[-1] for r in latency.rows] == ["overloaded", "invalid"]
+    assert tables.group_latency_table(data.groups).rows[0][4:6] == ["0/2 (1 overloaded)", "-"]
 
 
 def test_status_lines_name_every_cell_that_did_not_end_ok() -> None:

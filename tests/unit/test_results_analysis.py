@@ -31,15 +31,52 @@ def rep_file(run: Path, rep: int) -> Path:
 
 def test_the_committed_run(run: Path) -> None:
     data = analysis.analyse(run)
-    assert (data.run_id, data.problems, data.notes) == ("golden", [], [])
+    assert (data.run_id, data.problems) == ("golden", [])
+    # rep 0: 5 of its 250 measured requests failed. Its manifest (written before the overload rule)
+    # says ok; the report shows it overloaded, from its rows, and says why it differs.
+    assert data.notes == [
+        "1 cell the manifest records `ok` had more than 1 % of its measured requests fail (a kit before "
+        "the overload rule wrote the manifest): shown as `overloaded` and not counted"
+    ]
     assert data.cells.select("rep", "status", "valid", "counted").rows() == [
-        (0, "ok", True, True),
+        (0, "overloaded", True, False),
         (1, "invalid", False, False),
     ]
-    assert data.groups.select("reps", "reps_counted").rows() == [(2, 1)]
+    assert data.cells["reason"][0] == (
+        "5/250 measured requests failed (2.0 %, over the 1 % a counted cell may lose)"
+    )
+    assert data.groups.select("reps", "reps_counted", "reps_overloaded").rows() == [(2, 0, 1)]
     assert data.scenarios == ["malware"]
-    assert list(data.group_files()) == [("mlserver", "malware", "small", 50.0)]
-    assert data.group_files()[("mlserver", "malware", "small", 50.0)] == [rep_file(run, 0)]
+    assert data.group_files() == {}
+    assert data.group_files(only_counted=False) == {
+        ("mlserver", "malware", "small", 50.0): [rep_file(run, 0), rep_file(run, 1)]
+    }
+    assert data.group_marks() == {("mlserver", "malware", "small", 50.0): analysis.OVERLOADED}
+    assert [(c["rep"], c["payload"], c["status"]) for c in data.cell_records()] == [
+        (0, "small", "overloaded"),
+        (1, "small", "invalid"),
+        (0, "medium", "failed"),
+        (0, "large", "skipped"),
+    ]
+
+
+def test_a_cell_of_few_errors_still_counts(run: Path) -> None:
+    """The rule is more than 1 %: a manifest `ok` cell with 2 failures in 250 is counted."""
+    path = rep_file(run, 0)
+    rows = pl.read_parquet(path)
+    fixed = rows.with_columns(
+        pl.when(pl.col("seq").is_in([121, 203, 260]))
+        .then(200)
+        .otherwise(pl.col("code"))
+        .cast(pl.Int32)
+        .alias("code")
+    )
+    path.unlink()  # raw files are never overwritten: this one is replaced by hand
+    store.write_raw(fixed, path)
+    data = analysis.analyse(run)
+    assert data.notes == []
+    assert data.cells.select("rep", "status", "errors", "counted").rows()[0] == (0, "ok", 2, True)
+    assert data.group_marks() == {("mlserver", "malware", "small", 50.0): analysis.COUNTED}
 
 
 def test_without_a_manifest_the_rows_decide_what_counts(run: Path) -> None:
@@ -50,7 +87,8 @@ def test_without_a_manifest_the_rows_decide_what_counts(run: Path) -> None:
         f"{run / 'manifest.json'} is missing: no run facts, cell statuses or cost; "
         "figures come from the raw rows alone"
     ]
-    assert data.cells["counted"].to_list() == [True, False]  # rep 1's own rows are invalid
+    # rep 0's rows lost 2 % of its requests (overloaded), rep 1's are invalid: neither counts.
+    assert data.cells["counted"].to_list() == [False, False]
 
 
 def test_a_corrupt_manifest_is_a_problem_and_the_rows_are_still_read(run: Path) -> None:

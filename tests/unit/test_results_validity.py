@@ -241,7 +241,7 @@ def test_overload_is_more_than_one_percent_of_the_measured_requests_failing() ->
     assert validity.overload_reason(250, 2) == ""  # 0.8 %
     assert validity.overload_reason(100, 1) == ""  # 1 % exactly: the sweep's limit itself
     assert validity.overload_reason(50, 48, "code 0 timeout after 10s") == (
-        "overloaded: 48/50 measured requests failed (96.0 %, over the 1 % a counted cell may lose) "
+        "48/50 measured requests failed (96.0 %, over the 1 % a counted cell may lose) "
         "(first: code 0 timeout after 10s)"
     )
     assert validity.overload_reason(0, 0) == ""
