@@ -28,7 +28,7 @@ import polars as pl
 
 from kit import __version__
 from kit.ids import FRAMEWORKS, SCENARIOS
-from kit.results import aggregate, analysis, manifest, store
+from kit.results import analysis, manifest, repetitions, store
 from kit.results.cells import CellKey
 from kit.results.schema import conform
 
@@ -133,7 +133,7 @@ def main() -> None:
         print(f"peak RSS: {peak_rss_mb():.0f} MB (target <= 2048 MB; {before:.0f} MB before aggregating)")
 
         started = time.perf_counter()
-        profiles = aggregate.latency_profiles(data.group_files())
+        profiles = repetitions.latency_profiles(data.group_files())
         print(
             f"pooled latency distributions for the plots ({len(profiles)} groups): "
             f"{time.perf_counter() - started:.2f} s more, peak RSS now {peak_rss_mb():.0f} MB"

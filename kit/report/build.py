@@ -20,7 +20,7 @@ from kit.errors import KitError
 from kit.ids import SCENARIOS
 from kit.report import cost_section, plots, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
-from kit.results import aggregate, analysis, claims, cost, pricing, resume, store
+from kit.results import aggregate, analysis, claims, cost, pricing, repetitions, resume, store
 from kit.results.analysis import RunData
 from kit.results.price_table import PriceTable
 
@@ -140,7 +140,7 @@ def _plots(data: RunData, out: Path) -> list[Path]:
     # cells all failed the gates with no picture at all.
     counted = data.group_files()
     shown = {**data.group_files(only_counted=False), **counted}
-    profiles = aggregate.latency_profiles(dict(sorted(shown.items())))
+    profiles = repetitions.latency_profiles(dict(sorted(shown.items())))
     marks = data.group_marks()
     for prof in profiles:
         key = tuple(prof[c] for c in aggregate.GROUP)
@@ -179,7 +179,8 @@ def _usage_points(data: RunData) -> pl.DataFrame:
     )
     if data.cells.height == 0:
         return counted
-    everything = aggregate.across_reps(data.cells.with_columns(pl.lit(True).alias("counted")), USAGE_FIGURES)
+    every_rep = data.cells.with_columns(pl.lit(True).alias("counted"))
+    everything = repetitions.across_reps(every_rep, USAGE_FIGURES)
     marks = data.group_marks()
     rest = everything.join(counted.select(aggregate.GROUP), on=aggregate.GROUP, how="anti")
     mark = [marks.get(tuple(r), analysis.NOT_COUNTED) for r in rest.select(aggregate.GROUP).rows()]

@@ -19,7 +19,7 @@ from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.results.analysis import COUNTED, NOT_COUNTED, OVERLOADED
 from kit.results.cells import rate_label
 
-Profile = Mapping[str, Any]  # one entry of kit.results.aggregate.latency_profiles
+Profile = Mapping[str, Any]  # one entry of kit.results.repetitions.latency_profiles
 DPI = 100
 PAYLOAD_ORDER = ("small", "medium", "large")
 

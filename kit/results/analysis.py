@@ -26,7 +26,7 @@ import polars as pl
 
 from kit.errors import KitError
 from kit.ids import SCENARIOS
-from kit.results import aggregate, manifest, store, usage, validity
+from kit.results import aggregate, manifest, repetitions, store, usage, validity
 from kit.results.aggregate import CELL, GROUP
 from kit.results.cells import CellKey, rate_label
 from kit.results.manifest import Manifest
@@ -52,7 +52,7 @@ class RunData:
     manifest: Manifest | None
     files: list[store.RawFile]
     cells: pl.DataFrame  # aggregate.CELL_STATS + status, reason, counted + usage.USAGE_SCHEMA figures
-    groups: pl.DataFrame  # aggregate.across_reps of cells, + reps_overloaded
+    groups: pl.DataFrame  # repetitions.across_reps of cells, + reps_overloaded
     problems: list[str] = field(default_factory=list)  # damage: what could not be read
     notes: list[str] = field(default_factory=list)  # caveats that are not damage
 
@@ -162,7 +162,7 @@ def _overloaded(cells: pl.DataFrame) -> tuple[pl.DataFrame, str]:
 
 def _groups(cells: pl.DataFrame) -> pl.DataFrame:
     """across_reps of the cells, with how many repetitions of each group were overloaded."""
-    groups = aggregate.across_reps(cells)
+    groups = repetitions.across_reps(cells)
     over = cells.group_by(GROUP).agg(
         (pl.col("status") == "overloaded").sum().cast(pl.Int64).alias("reps_overloaded")
     )

@@ -77,7 +77,7 @@ def region_of(manifest: Mapping[str, Any]) -> str | None:
 
 
 def sustainable_rates(groups: pl.DataFrame, sweeps: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per (framework, scenario, payload) of `groups` (aggregate.across_reps): the rate and its source."""
+    """Per (framework, scenario, payload) of `groups` (repetitions.across_reps): the rate and its source."""
     out = []
     for (fw, sc, payload), part in groups.group_by(["framework", "scenario", "payload"], maintain_order=True):
         sweep = sweeps.get(f"{fw}/{sc}/{payload}")

@@ -8,21 +8,21 @@ from pathlib import Path
 import pytest
 
 from kit.errors import KitError
+from kit.provision import aws_capacity, aws_prices
 from kit.provision import aws_preflight as pf
-from kit.provision import aws_prices
 from kit.results import price_table
 
 
 @pytest.fixture
-def types(data_dir: Path) -> dict[str, pf.TypeInfo]:
+def types(data_dir: Path) -> dict[str, aws_capacity.TypeInfo]:
     captured = json.loads((data_dir / "aws" / "describe_instance_types.json").read_text())
-    return pf.parse_instance_types(captured["InstanceTypes"])
+    return aws_capacity.parse_instance_types(captured["InstanceTypes"])
 
 
-def test_instance_types_from_aws(types: dict[str, pf.TypeInfo]) -> None:
-    assert types["c6i.xlarge"] == pf.TypeInfo("c6i.xlarge", 4, 8192, 0, "")
-    assert types["c6i.2xlarge"] == pf.TypeInfo("c6i.2xlarge", 8, 16384, 0, "")
-    assert types["g5.xlarge"] == pf.TypeInfo("g5.xlarge", 4, 16384, 1, "NVIDIA A10G")
+def test_instance_types_from_aws(types: dict[str, aws_capacity.TypeInfo]) -> None:
+    assert types["c6i.xlarge"] == aws_capacity.TypeInfo("c6i.xlarge", 4, 8192, 0, "")
+    assert types["c6i.2xlarge"] == aws_capacity.TypeInfo("c6i.2xlarge", 8, 16384, 0, "")
+    assert types["g5.xlarge"] == aws_capacity.TypeInfo("g5.xlarge", 4, 16384, 1, "NVIDIA A10G")
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_instance_types_from_aws(types: dict[str, pf.TypeInfo]) -> None:
     ],
 )
 def test_quota_class(itype: str, cls: str | None) -> None:
-    assert pf.quota_class(itype) == cls
+    assert aws_capacity.quota_class(itype) == cls
 
 
 def plan(gpu: bool = False, servers: int = 1) -> pf.Plan:
@@ -58,21 +58,21 @@ def test_plan_counts_instances() -> None:
     assert same.instances() == {"c6i.xlarge": 3}
 
 
-def test_vcpus_needed(types: dict[str, pf.TypeInfo]) -> None:
-    assert pf.vcpus_by_quota(plan().instances(), types) == {"standard": 12}
-    assert pf.vcpus_by_quota(plan(gpu=True, servers=2).instances(), types) == {"standard": 4, "g": 8}
+def test_vcpus_needed(types: dict[str, aws_capacity.TypeInfo]) -> None:
+    assert aws_capacity.vcpus_by_quota(plan().instances(), types) == {"standard": 12}
+    assert aws_capacity.vcpus_by_quota(plan(gpu=True, servers=2).instances(), types) == {"standard": 4, "g": 8}
 
 
 def test_enough_quota() -> None:
-    checks = pf.quota_checks({"standard": 12}, {"standard": 20}, {"standard": (32.0, "")})
-    assert checks == [pf.QuotaCheck("L-1216C47A", pf.QUOTAS["standard"][1], 12, 20, 32.0, "")]
-    assert checks[0].ok and pf.quota_error(checks, "us-east-1") is None
+    checks = aws_capacity.quota_checks({"standard": 12}, {"standard": 20}, {"standard": (32.0, "")})
+    assert checks == [aws_capacity.QuotaCheck("L-1216C47A", aws_capacity.QUOTAS["standard"][1], 12, 20, 32.0, "")]
+    assert checks[0].ok and aws_capacity.quota_error(checks, "us-east-1") is None
 
 
 def test_quota_too_small() -> None:
     # New accounts often start with 0 vCPUs for G instances.
-    checks = pf.quota_checks({"standard": 4, "g": 4}, {}, {"standard": (32.0, ""), "g": (0.0, "")})
-    err = pf.quota_error(checks, "us-east-1")
+    checks = aws_capacity.quota_checks({"standard": 4, "g": 4}, {}, {"standard": (32.0, ""), "g": (0.0, "")})
+    err = aws_capacity.quota_error(checks, "us-east-1")
     assert isinstance(err, KitError)
     assert err.what == (
         "vCPU quota too small in us-east-1: 'Running On-Demand G and VT instances' allows 0 vCPUs, "
@@ -85,14 +85,14 @@ def test_quota_too_small() -> None:
 
 
 def test_quota_in_use_counts() -> None:
-    checks = pf.quota_checks({"standard": 12}, {"standard": 24}, {"standard": (32.0, "")})
+    checks = aws_capacity.quota_checks({"standard": 12}, {"standard": 24}, {"standard": (32.0, "")})
     assert not checks[0].ok
 
 
 def test_unreadable_quota_does_not_block() -> None:
-    checks = pf.quota_checks({"g": 4}, {}, {"g": (None, "unreadable: NoSuchResourceException")})
+    checks = aws_capacity.quota_checks({"g": 4}, {}, {"g": (None, "unreadable: NoSuchResourceException")})
     assert checks[0].ok and checks[0].limit is None
-    assert pf.quota_error(checks, "us-east-1") is None
+    assert aws_capacity.quota_error(checks, "us-east-1") is None
 
 
 def test_zone_offering_every_type() -> None:
@@ -131,7 +131,7 @@ def test_operator_address() -> None:
     assert info.value.hint == 'Set [aws] operator_cidr = "<your public address>/32"'
 
 
-def test_report_rows(types: dict[str, pf.TypeInfo]) -> None:
+def test_report_rows(types: dict[str, aws_capacity.TypeInfo]) -> None:
     p = plan(gpu=True)
     pinned = price_table.load_table(price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
     report = pf.Report(
@@ -143,7 +143,7 @@ def test_report_rows(types: dict[str, pf.TypeInfo]) -> None:
         operator_cidr="203.0.113.7/32",
         plan=p,
         types=types,
-        quotas=pf.quota_checks(
+        quotas=aws_capacity.quota_checks(
             {"standard": 4, "g": 4}, {}, {"standard": (32.0, ""), "g": (None, "unreadable")}
         ),
         estimate=aws_prices.estimate("us-east-1", p.instances(), volume_gb=30, table=pinned),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from kit.results import aggregate, claims
+from kit.results import claims, repetitions
 
 
 def groups(p50s: dict[str, list[float]], scenario: str = "malware", payload: str = "small") -> pl.DataFrame:
@@ -23,7 +23,7 @@ def groups(p50s: dict[str, list[float]], scenario: str = "malware", payload: str
         for fw, values in p50s.items()
         for rep, v in enumerate(values)
     ]
-    return aggregate.across_reps(pl.DataFrame(rows), ["p50_ms"])
+    return repetitions.across_reps(pl.DataFrame(rows), ["p50_ms"])
 
 
 def reason(framework: str, scenario: str) -> str:

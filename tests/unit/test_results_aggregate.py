@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from kit.results import aggregate, store
+from kit.results import aggregate, repetitions, store
 from kit.results.cells import CellKey
 from kit.results.schema import conform
 
@@ -214,7 +214,7 @@ def test_across_reps_mean_and_student_t_interval_by_hand() -> None:
             "valid": [True, True, True, False],  # the invalid repetition is not counted
         }
     )
-    got = aggregate.across_reps(cells, ["p50_ms"]).row(0, named=True)
+    got = repetitions.across_reps(cells, ["p50_ms"]).row(0, named=True)
     half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * s / sqrt(n), s = 2
     assert (got["reps"], got["reps_counted"]) == (4, 3)
     assert got["p50_ms"] == pytest.approx(12.0)
@@ -223,7 +223,7 @@ def test_across_reps_mean_and_student_t_interval_by_hand() -> None:
 
 def test_across_reps_gives_no_interval_below_two_counted_reps() -> None:
     cells = aggregate.cell_stats(store.scan_raw(RAW_SMALL))
-    got = aggregate.across_reps(cells).row(0, named=True)
+    got = repetitions.across_reps(cells).row(0, named=True)
     assert (got["reps"], got["reps_counted"]) == (2, 1)  # rep 1 is invalid (send lag)
     assert got["p50_ms"] == pytest.approx(cells["p50_ms"][0])
     assert got["p50_ms_lo"] is None and got["p50_ms_hi"] is None
@@ -231,13 +231,13 @@ def test_across_reps_gives_no_interval_below_two_counted_reps() -> None:
 
 def test_across_reps_of_no_cells_is_empty_with_its_columns() -> None:
     empty = aggregate.cell_stats(_cell().filter(pl.lit(False)).lazy())
-    got = aggregate.across_reps(empty)
+    got = repetitions.across_reps(empty)
     assert got.height == 0 and {"p50_ms", "p50_ms_lo", "p50_ms_hi", "reps_counted"} <= set(got.columns)
 
 
 def test_latency_profiles_box_and_cdf_are_numpys() -> None:
     files, _ = store.inspect_raw(RAW_SMALL)
-    (profile,) = aggregate.latency_profiles({("mlserver", "malware", "small", 50.0): [files[0].path]})
+    (profile,) = repetitions.latency_profiles({("mlserver", "malware", "small", 50.0): [files[0].path]})
     lat = np.sort(_rows().filter((pl.col("phase") == "measure") & (pl.col("rep") == 0))["latency_ns"] / 1e6)
     q1, med, q3 = np.percentile(lat, [25, 50, 75])
     assert (profile["q1"], profile["med"], profile["q3"]) == (
