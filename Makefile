@@ -45,8 +45,7 @@ test-integration: setup ## the integration tests only: real local hosts (LXD), T
 
 lint: setup ## ruff, mypy, terraform fmt/validate/test (offline), ansible syntax check and ansible-lint
 	$(BIN)/ruff check kit tests scenarios benchmarks
-	@# Enabled after the formatting commit (the whole tree formatted once, in one commit of its own):
-	@# $(BIN)/ruff format --check kit tests scenarios benchmarks
+	$(BIN)/ruff format --check kit tests scenarios benchmarks
 	$(BIN)/mypy
 	terraform fmt -check -recursive terraform
 	d=$$(mktemp -d) && export TF_CLI_CONFIG_FILE=/dev/null TF_DATA_DIR=$$d && \

@@ -151,7 +151,7 @@ def not_serving(ctx: Context, framework: str, scenario: str) -> str:
 
 
 def wait_serving(ctx: Context, framework: str, scenario: str, wait_s: float) -> str:
-    """"" once the server serves a correct prediction, else why it still did not after `wait_s`."""
+    """ "" once the server serves a correct prediction, else why it still did not after `wait_s`."""
     start = time.monotonic()
     while why := not_serving(ctx, framework, scenario):
         if time.monotonic() - start >= wait_s:

@@ -10,7 +10,6 @@ PAYLOADS: tuple[str, ...] = ("small", "medium", "large")
 PROVIDERS: tuple[str, ...] = ("local", "aws")
 
 
-
 def server_host(framework: str) -> str:
     return f"srv-{framework}"
 

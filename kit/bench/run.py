@@ -138,4 +138,3 @@ class Run:
 
 def stage_name(framework: str, scenario: str, part: int) -> str:
     return f"deploy:{framework}:{scenario}" + (f":part{part}" if part else "")
-

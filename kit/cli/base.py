@@ -126,4 +126,3 @@ class KitGroup(click.Group):
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     """Measure what model-serving frameworks really cost."""
     ctx.obj = State(config_path, debug)
-

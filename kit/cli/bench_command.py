@@ -111,11 +111,12 @@ def bench(
     out.print(table if table.rows else done)
     for name, result in outcome.sweeps.items():
         best = "none" if result["best_rate"] is None else f"{result['best_rate']:g} req/s"
-        out.print(f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
-                  f"({result['stopped_because']})")
+        out.print(
+            f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
+            f"({result['stopped_because']})"
+        )
     out.print(f"Raw rows and manifest: {run_dir}")
 
 
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
-

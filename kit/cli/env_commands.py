@@ -163,4 +163,3 @@ def reap(state: State, run_id: str | None, region: str | None, dry_run: bool, as
         out.print(f"{verb} {count} resource(s) of {', '.join(result['runs'])}")
     if result["kept_runs"]:
         out.print(f"Not expired, kept: {', '.join(result['kept_runs'])}")
-

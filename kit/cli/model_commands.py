@@ -22,8 +22,14 @@ def build(state: State, scenario: str | None, as_json: bool) -> None:
     with live("kit build") as progress:
         results = deploy.build_all(state.context(), ids, progress)
     rows: list[dict[str, Any]] = [
-        {"scenario": r.scenario, "digest": r.digest, "cached": r.cached, "root": str(r.root),
-         "exports": sorted(r.exports), "metrics": r.metrics}
+        {
+            "scenario": r.scenario,
+            "digest": r.digest,
+            "cached": r.cached,
+            "root": str(r.root),
+            "exports": sorted(r.exports),
+            "metrics": r.metrics,
+        }
         for r in results
     ]
     if as_json:
@@ -56,8 +62,9 @@ def parity(state: State, scenario: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(results)
         return
-    table = Table("scenario", "framework", "verdict", "max abs diff", "tolerance", "values",
-                  title="parity in process")
+    table = Table(
+        "scenario", "framework", "verdict", "max abs diff", "tolerance", "values", title="parity in process"
+    )
     for sc, per_fw in results.items():
         for fw, r in per_fw.items():
             diff, tol = f"{r['max_abs_diff']:.3g}", f"{r['tolerance']:g}"
@@ -79,4 +86,3 @@ def deploy_command(state: State, framework: str, scenario: str) -> None:
         f"[green]Deployed[/] {scenario} on {result['host']} in {result['seconds']:.1f}s; "
         f"parity {result['parity']['verdict']} (max abs diff {result['parity']['max_abs_diff']:.3g})"
     )
-

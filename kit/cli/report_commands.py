@@ -122,4 +122,3 @@ def compare(state: State, run_a: str, run_b: str, as_json: bool) -> None:
         out.print(Text(f"only in {result['run_b']}: {name}"))
     for problem in result["problems"]:
         out.print(Text(f"problem: {problem}"))
-

@@ -255,8 +255,16 @@ class Local:
 
     def _pin(self, inst: str, cpu_set: str) -> None:
         hint = f"Run `kit up` again; it pins every host to its CPU set (see {self.log})"
-        lxd.lxc("config", "set", inst, "limits.cpu", cpu_set, log=self.log,
-                what=f"pinning {inst} back to CPUs {cpu_set}", hint=hint)
+        lxd.lxc(
+            "config",
+            "set",
+            inst,
+            "limits.cpu",
+            cpu_set,
+            log=self.log,
+            what=f"pinning {inst} back to CPUs {cpu_set}",
+            hint=hint,
+        )
         got = lxd.lxc("config", "get", inst, "limits.cpu", log=self.log).stdout.strip()
         if got != cpu_set:
             raise KitError(f"{inst} runs on CPUs {got!r}, not its own {cpu_set}", hint)

@@ -256,11 +256,13 @@ def _facts(data: RunData) -> str:
         facts += (
             " Framework services the kit restarted between pairs because their server stopped serving, "
             "was left overloaded or failed, or its deploy failed (the cells after a restart ran on a fresh "
-            "process): " + "; ".join(
+            "process): "
+            + "; ".join(
                 f"{r['framework']} on {r['host']} after {r['after']} at {r['at']}: {r['outcome']}"
                 + restart_steps(r.get("steps") or [])
                 for r in restarts
-            ) + "."
+            )
+            + "."
         )
     shaped = shaped_links(man.get("hosts") or {})
     if shaped:

@@ -237,5 +237,6 @@ CELL_STATS = [
     "invalid_reason",
 ]
 
+
 def is_finite(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)

@@ -97,11 +97,7 @@ class RunData:
 
     def group_files(self, only_counted: bool = True) -> dict[tuple[Any, ...], list[Path]]:
         """GROUP values -> the raw files of its (counted) repetitions, for the pooled distributions."""
-        keep = {
-            CellKey.of(r)
-            for r in self.cells.iter_rows(named=True)
-            if r["counted"] or not only_counted
-        }
+        keep = {CellKey.of(r) for r in self.cells.iter_rows(named=True) if r["counted"] or not only_counted}
         out: dict[tuple[Any, ...], list[Path]] = {}
         for f in self.files:
             if f.cell in keep:

@@ -24,7 +24,15 @@ FINAL = tuple(s for s in manifest.CELL_STATUSES if s != "partial")
 
 #: Hosts' facts that make two parts of a run comparable; a report names any that changed.
 COMPARED_FACTS = (
-    "cpu_model", "cores", "cpus", "memory_mb", "memory_limit_bytes", "kernel", "os", "python", "link"
+    "cpu_model",
+    "cores",
+    "cpus",
+    "memory_mb",
+    "memory_limit_bytes",
+    "kernel",
+    "os",
+    "python",
+    "link",
 )
 
 

@@ -126,7 +126,7 @@ def _write_once(path: Path, write: Callable[[Path], object], kind: str) -> None:
 def io_failure(path: Path, exc: BaseException) -> KitError | None:
     """The KitError for a write to `path` that failed with `exc`, or None when `exc` is no I/O error.
     Polars reports an I/O failure as its own error (or an OSError without errno), with the OS error
-    only inside the message: "... (os error 28): ...". """
+    only inside the message: "... (os error 28): ..."."""
     code = exc.errno if isinstance(exc, OSError) else None
     if code is None and isinstance(exc, (OSError, pl.exceptions.PolarsError)):
         found = re.search(r"\(os error (\d+)\)", str(exc))

@@ -43,8 +43,11 @@ def test_numbers_on_the_command_line(kit, option: str, value: str, error: str, l
         ("[bench]\nduration_s = -3\n", "duration_s: Input should be greater than 0"),
         ("[bench]\nrepetitions = 0\n", "repetitions: Input should be greater than or equal to 1"),
         ("[bench]\nwarmup_s = -1\n", "warmup_s: Input should be greater than or equal to 0"),
-        ('frameworks = ["nope"]\n', "frameworks: unknown framework 'nope'; choose from tfserving, torchserve, "
-         "mlserver, mlflow, bentoml"),
+        (
+            'frameworks = ["nope"]\n',
+            "frameworks: unknown framework 'nope'; choose from tfserving, torchserve, "
+            "mlserver, mlflow, bentoml",
+        ),
         ("bogus_key = 1\n", "bogus_key: Extra inputs are not permitted"),
     ],
 )
@@ -79,4 +82,7 @@ def test_a_missing_config_file(kit, home: Path, lines: ErrorLines) -> None:  # t
 def test_missing_runs_for_compare(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("compare", "a", "b")
     assert result.exit_code == 2
-    assert lines(result) == [f"Error: no run 'a' under {home / 'results'}", "Hint: List runs with `ls results/`"]
+    assert lines(result) == [
+        f"Error: no run 'a' under {home / 'results'}",
+        "Hint: List runs with `ls results/`",
+    ]

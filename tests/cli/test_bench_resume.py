@@ -42,7 +42,9 @@ def patch(run: Path, **fields: object) -> None:
         (["mlserver", "malware"], "mlserver malware"),
     ],
 )
-def test_resume_takes_the_runs_own_settings(kit, run: Path, args: list[str], given: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
+def test_resume_takes_the_runs_own_settings(
+    kit, run: Path, args: list[str], given: str, lines: ErrorLines
+) -> None:  # type: ignore[no-untyped-def]
     result = kit("bench", *args, "--resume", "r1")
     assert result.exit_code == 2
     assert lines(result) == [
@@ -54,7 +56,10 @@ def test_resume_takes_the_runs_own_settings(kit, run: Path, args: list[str], giv
 def test_an_unknown_run_is_named(kit, home: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
     result = kit("bench", "all", "--resume", "nosuch")
     assert result.exit_code == 2
-    assert lines(result) == [f"Error: no run 'nosuch' under {home / 'results'}", "Hint: List runs with `ls results/`"]
+    assert lines(result) == [
+        f"Error: no run 'nosuch' under {home / 'results'}",
+        "Hint: List runs with `ls results/`",
+    ]
 
 
 def test_a_changed_configuration_is_refused(kit, run: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]

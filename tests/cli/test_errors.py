@@ -57,7 +57,12 @@ ErrorLines = Callable[[Result], list[str]]
         ),
         (["deploy", "mlserver", "malware"], 1, "Error: no environment is up", "Hint: Run `kit up` first"),
         (["bench", "mlserver", "malware"], 1, "Error: no environment is up", "Hint: Run `kit up` first"),
-        (["build", "fraud"], 2, "Error: unknown scenario 'fraud'", "Hint: Choose one of: malware, crypto, image, sentiment"),
+        (
+            ["build", "fraud"],
+            2,
+            "Error: unknown scenario 'fraud'",
+            "Hint: Choose one of: malware, crypto, image, sentiment",
+        ),
     ],
 )
 def test_bad_input(kit, args: list[str], code: int, error: str, hint: str, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +114,9 @@ def test_report_on_a_copied_run(kit, home: Path, data_dir: Path) -> None:  # typ
     assert (home / "results" / "20261128-145612-09d9" / "report" / "report.md").exists()
 
 
-def test_doctor_names_what_is_missing(kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: ErrorLines) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_names_what_is_missing(
+    kit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: ErrorLines
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.setattr("kit.doctor.SBIN_DIRS", ())  # nothing installed off PATH either (Debian's /usr/sbin)
     result = kit("doctor", "--json")

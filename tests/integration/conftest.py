@@ -81,7 +81,9 @@ def small_disk() -> Callable[[Path, str], AbstractContextManager[Path]]:
 @contextmanager
 def _small_disk(where: Path, size: str) -> Iterator[Path]:
     where.mkdir(parents=True, exist_ok=True)
-    proc.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "kit-test-disk", str(where)], timeout=30)
+    proc.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "kit-test-disk", str(where)], timeout=30
+    )
     try:
         yield where
     finally:

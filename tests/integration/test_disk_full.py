@@ -45,7 +45,9 @@ def test_raw_rows_and_tool_output_on_a_full_disk(tmp_path: Path, small_disk: Dis
         assert pl.read_parquet(target).equals(rows)
 
 
-def test_the_manifest_as_last_saved_survives_a_full_disk(tmp_path: Path, small_disk: Disk, fill: Fill) -> None:
+def test_the_manifest_as_last_saved_survives_a_full_disk(
+    tmp_path: Path, small_disk: Disk, fill: Fill
+) -> None:
     with small_disk(tmp_path / "results", "1m") as disk:
         run = disk / "run"
         shutil.copytree(DATA / "runs" / "smoke", run)
@@ -64,7 +66,10 @@ def test_the_manifest_as_last_saved_survives_a_full_disk(tmp_path: Path, small_d
 def test_telemetry_and_report_on_a_full_disk(tmp_path: Path, small_disk: Disk, fill: Fill) -> None:
     sampler = (DATA / "telemetry" / "mlserver-lxd.sampler.jsonl").read_text()
     frame = frames.frame(
-        frames.read_samples(sampler)[1], host="srv-mlserver", framework="mlserver", role="server",
+        frames.read_samples(sampler)[1],
+        host="srv-mlserver",
+        framework="mlserver",
+        role="server",
         windows=[("measure", 0, 2**62)],
     )
     with small_disk(tmp_path / "results", "2m") as disk:
@@ -91,4 +96,6 @@ def test_a_read_only_results_folder_gets_its_own_hint(tmp_path: Path, small_disk
             store.write_raw(rows, target)
         assert not isinstance(info.value, DiskFullError)
         assert info.value.what == f"could not write {target}: Read-only file system"
-        assert info.value.hint == f"Check that {disk / 'run'} is writable; nothing half-written was left behind"
+        assert (
+            info.value.hint == f"Check that {disk / 'run'} is writable; nothing half-written was left behind"
+        )

@@ -124,20 +124,54 @@ def test_the_server_is_unreachable_from_outside_the_private_network(home: Path) 
         empty.mkdir(exist_ok=True)
         listener = subprocess.Popen(
             [sys.executable, "-m", "http.server", "--bind", ours, "18080", "--directory", str(empty)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             time.sleep(1)
-            control = [*inside, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "4", f"http://{ours}:18080/"]
+            control = [
+                *inside,
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-m",
+                "4",
+                f"http://{ours}:18080/",
+            ]
             assert proc.run(control, timeout=30, check=False).stdout == "200"
         finally:
             listener.terminate()
             listener.wait(timeout=10)
-        probe = [*inside, "curl", "-sS", "-m", "4", "-o", "/dev/null", f"http://{SERVER_IP}:8090/v2/health/ready"]
+        probe = [
+            *inside,
+            "curl",
+            "-sS",
+            "-m",
+            "4",
+            "-o",
+            "/dev/null",
+            f"http://{SERVER_IP}:8090/v2/health/ready",
+        ]
         assert proc.run(probe, timeout=30, check=False).returncode in (7, 28)  # refused/unreachable, timeout
         # The same request from the client host, on the private network, is answered.
-        assert "200" in sh("lxc", "exec", "kit-client", "--", "curl", "-s", "-o", "/dev/null", "-w",
-                           "%{http_code}", "-m", "4", f"http://{SERVER_IP}:8090/v2/health/ready")
+        assert "200" in sh(
+            "lxc",
+            "exec",
+            "kit-client",
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-m",
+            "4",
+            f"http://{SERVER_IP}:8090/v2/health/ready",
+        )
         assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "0"
     finally:
         proc.run(["ip", "link", "del", out0], timeout=30, check=False)
@@ -157,7 +191,9 @@ def test_a_killed_framework_fails_its_cell_and_the_run_goes_on(bench_with_fault:
         r"gone \(first: Cannot connect to 10\.78\.0\.23:8090: .+\); check it with `kit status`",
         first["reason"],
     ), first["reason"]
-    rows = pl.read_parquet(run / "raw/mlserver/malware/small/10/rep0.parquet").filter(pl.col("phase") == "measure")
+    rows = pl.read_parquet(run / "raw/mlserver/malware/small/10/rep0.parquet").filter(
+        pl.col("phase") == "measure"
+    )
     assert rows.height == 100  # every scheduled request has its row, the failed ones as errors
     assert rows.filter(pl.col("code") == 0).height > 0 and rows.filter(pl.col("code") == 200).height > 0
     # systemd restarted MLServer; the bench waited for it and measured the next cell.
@@ -174,14 +210,20 @@ def test_a_stopped_server_host_fails_the_cell_naming_the_host(
         result, run = bench_with_fault(lambda: sh("lxc", "stop", "--force", SERVER))
     assert result.returncode == 0, result.stderr
     first, second = cells(run)
-    assert first["status"] == "failed" and first["reason"].startswith(f"srv-mlserver ({SERVER_IP}) stopped answering")
+    assert first["status"] == "failed" and first["reason"].startswith(
+        f"srv-mlserver ({SERVER_IP}) stopped answering"
+    )
     assert "`kit up` starts a stopped host" in first["reason"]
     assert second["status"] == "failed" and second["reason"].startswith(
         f"not run: srv-mlserver ({SERVER_IP}) did not serve mlserver/malware again within 15 s of a failed cell"
     ), second
     # The kit tried to restart the framework's service before going on, and says that it could not.
     (restart,) = json.loads((run / "manifest.json").read_text())["restarts"]
-    assert (restart["framework"], restart["after"], restart["serving"]) == ("mlserver", "mlserver/malware", False)
+    assert (restart["framework"], restart["after"], restart["serving"]) == (
+        "mlserver",
+        "mlserver/malware",
+        False,
+    )
     assert restart["outcome"] == f"restart failed: host srv-mlserver ({SERVER_IP}) did not answer over SSH"
     assert kit("up").exit_code == 0  # starts the stopped host; its server comes back with the model
 
@@ -212,16 +254,20 @@ def test_a_link_shaped_to_1_mbit_completes_and_the_report_shows_it(home: Path) -
 def test_a_full_results_disk_stops_the_bench_and_corrupts_nothing(
     home: Path,
     bench_with_fault: BenchWithFault,
-    small_disk: Callable[[Path, str], AbstractContextManager[Path]], fill: Callable[[Path], int]
+    small_disk: Callable[[Path, str], AbstractContextManager[Path]],
+    fill: Callable[[Path], int],
 ) -> None:
     with small_disk(home / "small-results", "2m") as disk:
         result, run = bench_with_fault(lambda: fill(disk), env={"KIT_RESULTS": str(disk)}, after_s=2)
         assert result.returncode == 1, result.stderr
         errors = [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
-        assert re.match(r"Error: could not write .+: No space left on device \(the disk is full\)$", errors[0])
+        assert re.match(
+            r"Error: could not write .+: No space left on device \(the disk is full\)$", errors[0]
+        )
         assert re.match(
             r"Hint: Free some disk space and rerun; nothing half-written was left behind; the file is still "
-            r"on client at /opt/kit/load/\S+", errors[1],
+            r"on client at /opt/kit/load/\S+",
+            errors[1],
         ), errors
         assert [p for p in run.rglob("*") if ".partial" in p.name] == []
         for parquet in run.rglob("*.parquet"):
@@ -233,8 +279,12 @@ def test_no_secret_reaches_results_or_logs(home: Path) -> None:
     key = home / ".kit/ssh/id_ed25519"
     assert key.stat().st_mode & 0o777 == 0o600
     secret = [ln for ln in key.read_text().splitlines() if ln and not ln.startswith("-----")]
-    patterns = [re.compile(rb"PRIVATE KEY-----"), re.compile(rb"AKIA[0-9A-Z]{16}"),
-                re.compile(rb"aws_secret_access_key", re.I), *[re.compile(re.escape(s.encode())) for s in secret]]
+    patterns = [
+        re.compile(rb"PRIVATE KEY-----"),
+        re.compile(rb"AKIA[0-9A-Z]{16}"),
+        re.compile(rb"aws_secret_access_key", re.I),
+        *[re.compile(re.escape(s.encode())) for s in secret],
+    ]
     scanned = 0
     for folder in (home / "results", home / ".kit/logs"):
         for path in folder.rglob("*"):
@@ -258,7 +308,8 @@ def test_down_after_up_failed_halfway(home: Path) -> None:
     # fails on the server (twice: the apply is retried once). `kit down` removes what the kit made
     # and leaves the other instance alone.
     image = next(
-        ln.split(",")[0] for ln in sh("lxc", "image", "list", "--format=csv", "-c", "l").splitlines()
+        ln.split(",")[0]
+        for ln in sh("lxc", "image", "list", "--format=csv", "-c", "l").splitlines()
         if ln.startswith("kit-debian12-")
     )
     sh("lxc", "init", image, SERVER, "-s", "kit", "--no-profiles")
@@ -266,7 +317,10 @@ def test_down_after_up_failed_halfway(home: Path) -> None:
         result = kit("up")
         assert result.exit_code == 1
         error = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-        assert error and "an LXD instance named kit-srv-mlserver exists and was not made by serving-kit" in error[0]
+        assert (
+            error
+            and "an LXD instance named kit-srv-mlserver exists and was not made by serving-kit" in error[0]
+        )
         assert [i["name"] for i in lxd.kit_instances(None)] == ["kit-client"]
         assert kit("down").exit_code == 0
         assert lxd.kit_instances(None) == []

@@ -149,7 +149,9 @@ def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
     ]
 
 
-def test_a_hung_server_is_restarted_before_its_next_pair(home: Path, kit_with_fault: Callable[..., Any]) -> None:
+def test_a_hung_server_is_restarted_before_its_next_pair(
+    home: Path, kit_with_fault: Callable[..., Any]
+) -> None:
     # The paper run's finding: TorchServe, still stuck after its pair (there: working off an image
     # overload), failed the next pair's deploy through its management API. Here it hangs for real:
     # every process of its unit is stopped (SIGSTOP) during the first pair's first cell.
@@ -166,12 +168,22 @@ def test_a_hung_server_is_restarted_before_its_next_pair(home: Path, kit_with_fa
     man = json.loads((run / "manifest.json").read_text())
     malware = [c for c in man["cells"] if c["scenario"] == "malware"]
     assert [c["status"] for c in malware] == ["failed", "failed"], malware
-    assert malware[0]["reason"].startswith(f"srv-torchserve ({ADDRESS['torchserve']}) stopped answering: after the cell")
+    assert malware[0]["reason"].startswith(
+        f"srv-torchserve ({ADDRESS['torchserve']}) stopped answering: after the cell"
+    )
     gone = f"not run: srv-torchserve ({ADDRESS['torchserve']}) did not serve torchserve/malware again within 90 s"
     assert malware[1]["reason"].startswith(gone), malware[1]
     (restart,) = man["restarts"]
-    assert (restart["framework"], restart["host"], restart["after"]) == ("torchserve", "srv-torchserve", "torchserve/malware")
-    assert (restart["serving"], restart["outcome"], restart["reason"]) == (True, "serving again", malware[1]["reason"])
+    assert (restart["framework"], restart["host"], restart["after"]) == (
+        "torchserve",
+        "srv-torchserve",
+        "torchserve/malware",
+    )
+    assert (restart["serving"], restart["outcome"], restart["reason"]) == (
+        True,
+        "serving again",
+        malware[1]["reason"],
+    )
     # The next pair deployed and measured on the restarted server.
     crypto = [c for c in man["cells"] if c["scenario"] == "crypto"]
     assert len(crypto) == 2 and all(c["status"] in ("ok", "invalid") for c in crypto), crypto
@@ -200,8 +212,14 @@ def test_an_overloaded_pair_is_restarted_killed_first_when_the_restart_hangs(hom
     (restart,) = [r for r in man["restarts"] if r["after"] == "mlflow/image"]
     assert restart["reason"].startswith("1 of the pair's 1 cells ended overloaded or failed"), restart
     steps = [s["step"] for s in restart["steps"]]
-    assert steps == ["systemctl restart mlflow", "systemctl kill --signal=SIGKILL mlflow", "systemctl start mlflow"]
-    assert restart["steps"][0]["outcome"] == "systemctl restart mlflow on srv-mlflow did not finish within 0.2s"
+    assert steps == [
+        "systemctl restart mlflow",
+        "systemctl kill --signal=SIGKILL mlflow",
+        "systemctl start mlflow",
+    ]
+    assert (
+        restart["steps"][0]["outcome"] == "systemctl restart mlflow on srv-mlflow did not finish within 0.2s"
+    )
     assert [s["outcome"] for s in restart["steps"][1:]] == ["done", "done"]
     assert (restart["serving"], restart["outcome"]) == (True, "serving again")
     (malware,) = [c for c in man["cells"] if c["scenario"] == "malware"]
@@ -209,7 +227,10 @@ def test_an_overloaded_pair_is_restarted_killed_first_when_the_restart_hangs(hom
     assert kit("report", run.name).exit_code == 0
     text = (run / "report" / "report.md").read_text()
     assert "mlflow on srv-mlflow after mlflow/image at" in text
-    assert "(systemctl restart mlflow: systemctl restart mlflow on srv-mlflow did not finish within 0.2s; then " in text
+    assert (
+        "(systemctl restart mlflow: systemctl restart mlflow on srv-mlflow did not finish within 0.2s; then "
+        in text
+    )
 
 
 def test_second_converge_changes_nothing(home: Path) -> None:
@@ -239,9 +260,7 @@ def test_a_taken_port_names_the_host_and_the_log(home: Path) -> None:
         result = kit("up")
         assert result.exit_code == 1
         error, hint = [ln for ln in result.stderr.splitlines() if ln.startswith(("Error:", "Hint:"))]
-        assert error.startswith(
-            "Error: srv-mlflow: port(s) 5001 needed by mlflow are taken on srv-mlflow: "
-        )
+        assert error.startswith("Error: srv-mlflow: port(s) 5001 needed by mlflow are taken on srv-mlflow: ")
         assert "python3" in error
         assert hint.startswith("Hint: Read ") and hint.endswith("ansible.log (the task's full output)")
     finally:

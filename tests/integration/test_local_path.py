@@ -87,7 +87,9 @@ def test_up_creates_private_hosts(home: Path) -> None:
     assert ssh(home, "10.78.0.10", "nproc").stdout.strip() == "1"
     # The hosts shared both cores while their roles installed; each has its own set back.
     assert ssh(home, "10.78.0.23", "nproc").stdout.strip() == "1"
-    assert [sh("lxc", "config", "get", f"kit-{h}", "limits.cpu").strip() for h in ("client", "srv-mlserver")] == [
+    assert [
+        sh("lxc", "config", "get", f"kit-{h}", "limits.cpu").strip() for h in ("client", "srv-mlserver")
+    ] == [
         "0-0",
         "1-1",
     ]
@@ -205,7 +207,9 @@ def test_unreachable_server_is_named_and_healed(home: Path) -> None:
     result = kit("deploy", "mlserver", "malware")
     assert result.exit_code == 1
     error = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-    assert error and re.match(r"Error: host srv-mlserver \(10\.\d+\.\d+\.\d+\) did not answer over SSH", error[0])
+    assert error and re.match(
+        r"Error: host srv-mlserver \(10\.\d+\.\d+\.\d+\) did not answer over SSH", error[0]
+    )
     assert kit("up").exit_code == 0  # resumes: starts the stopped host
     assert kit("deploy", "mlserver", "malware").exit_code == 0
 

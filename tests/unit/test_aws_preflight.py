@@ -60,12 +60,17 @@ def test_plan_counts_instances() -> None:
 
 def test_vcpus_needed(types: dict[str, aws_capacity.TypeInfo]) -> None:
     assert aws_capacity.vcpus_by_quota(plan().instances(), types) == {"standard": 12}
-    assert aws_capacity.vcpus_by_quota(plan(gpu=True, servers=2).instances(), types) == {"standard": 4, "g": 8}
+    assert aws_capacity.vcpus_by_quota(plan(gpu=True, servers=2).instances(), types) == {
+        "standard": 4,
+        "g": 8,
+    }
 
 
 def test_enough_quota() -> None:
     checks = aws_capacity.quota_checks({"standard": 12}, {"standard": 20}, {"standard": (32.0, "")})
-    assert checks == [aws_capacity.QuotaCheck("L-1216C47A", aws_capacity.QUOTAS["standard"][1], 12, 20, 32.0, "")]
+    assert checks == [
+        aws_capacity.QuotaCheck("L-1216C47A", aws_capacity.QUOTAS["standard"][1], 12, 20, 32.0, "")
+    ]
     assert checks[0].ok and aws_capacity.quota_error(checks, "us-east-1") is None
 
 

@@ -54,7 +54,10 @@ def test_unpriced_parts_make_the_total_unknown() -> None:
 
 def test_the_table_is_dated() -> None:
     est = aws_prices.estimate("us-east-1", {"c6i.xlarge": 1}, volume_gb=30)
-    assert (est.table.as_of, est.table.path) == ("2025-06-01", price_table.PRICES_DIR / "aws-ec2-2025-06-01.json")
+    assert (est.table.as_of, est.table.path) == (
+        "2025-06-01",
+        price_table.PRICES_DIR / "aws-ec2-2025-06-01.json",
+    )
 
 
 def test_a_refreshed_table_prices_the_plan_as_it_prices_the_report(workspace: Path) -> None:

@@ -284,4 +284,6 @@ def test_every_cells_schedule_is_checked_before_any_host_is_touched() -> None:
         protocol.check_schedules(sparse, seed=42)
     assert info.value.what == "phase measure at 0.1 req/s for 1s schedules no request (the constant schedule)"
     protocol.check_schedules(protocol.resolve(sparse, {"rates": (10.0,)}), seed=42)  # 10 req/s x 1 s: fine
-    protocol.check_schedules(protocol.resolve(sparse, {"sweep": True, "slo_p99_ms": 50}), seed=42)  # rates unknown yet
+    protocol.check_schedules(
+        protocol.resolve(sparse, {"sweep": True, "slo_p99_ms": 50}), seed=42
+    )  # rates unknown yet

@@ -16,7 +16,11 @@ def test_a_pair_whose_cells_all_counted_needs_no_restart() -> None:
 
 
 def test_an_overloaded_or_failed_cell_restarts_the_server_naming_the_first() -> None:
-    records = [cell("ok"), cell("overloaded", 20, "overloaded: 48/50 measured requests failed"), cell("failed", 40)]
+    records = [
+        cell("ok"),
+        cell("overloaded", 20, "overloaded: 48/50 measured requests failed"),
+        cell("failed", 40),
+    ]
     assert troubled(records) == (
         "2 of the pair's 3 cells ended overloaded or failed "
         "(first: small @ 20 req/s: overloaded: overloaded: 48/50 measured requests failed)"
@@ -26,7 +30,10 @@ def test_an_overloaded_or_failed_cell_restarts_the_server_naming_the_first() -> 
 def test_the_report_names_the_steps_only_when_the_restart_needed_more_than_one() -> None:
     assert restart_steps([{"step": "systemctl restart mlflow", "outcome": "done", "seconds": 1.2}]) == ""
     steps = [
-        {"step": "systemctl restart bentoml", "outcome": "systemctl restart bentoml on srv-bentoml did not finish within 60s"},
+        {
+            "step": "systemctl restart bentoml",
+            "outcome": "systemctl restart bentoml on srv-bentoml did not finish within 60s",
+        },
         {"step": "systemctl kill --signal=SIGKILL bentoml", "outcome": "done"},
         {"step": "systemctl start bentoml", "outcome": "done"},
     ]

@@ -47,5 +47,8 @@ def test_a_resume_refuses_what_the_run_already_fixed() -> None:
     asked = settings.Request("mlserver", "malware", "paper", {"rates": (5.0,), "arrival": None}, "r1")
     with pytest.raises(UsageError) as info:
         settings.pairs_for(cfg(), asked)
-    assert info.value.what == "--resume takes the run's own pairs and settings, not --rate --profile mlserver malware"
+    assert (
+        info.value.what
+        == "--resume takes the run's own pairs and settings, not --rate --profile mlserver malware"
+    )
     assert info.value.hint == "Run `kit bench all --resume r1`"

@@ -200,7 +200,15 @@ def test_report_and_results_never_import_the_stages_that_need_hosts() -> None:
     loaded = _modules_after(
         "import kit.report.build, kit.results.aggregate, kit.results.compare, kit.results.pricing"
     )
-    forbidden = ("kit.provision", "kit.configure", "kit.load", "kit.bench", "kit.env", "kit.deploy", "kit.cli")
+    forbidden = (
+        "kit.provision",
+        "kit.configure",
+        "kit.load",
+        "kit.bench",
+        "kit.env",
+        "kit.deploy",
+        "kit.cli",
+    )
     assert sorted(m for m in loaded if m.startswith(forbidden)) == []
     assert "matplotlib.pyplot" not in loaded  # no global backend or figure state touched
     assert "boto3" not in loaded  # only a price refresh needs it
@@ -371,8 +379,11 @@ def test_a_restarted_framework_service_is_named_with_its_outcome(tmp_path: Path)
         },
     ]
     restarts[0]["steps"] = [
-        {"step": "systemctl restart torchserve", "seconds": 60.0,
-         "outcome": "systemctl restart torchserve on srv-torchserve did not finish within 60s"},
+        {
+            "step": "systemctl restart torchserve",
+            "seconds": 60.0,
+            "outcome": "systemctl restart torchserve on srv-torchserve did not finish within 60s",
+        },
         {"step": "systemctl kill --signal=SIGKILL torchserve", "seconds": 0.2, "outcome": "done"},
         {"step": "systemctl start torchserve", "seconds": 0.3, "outcome": "done"},
     ]

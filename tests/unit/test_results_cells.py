@@ -18,8 +18,16 @@ def test_a_cell_names_its_files() -> None:
 
 def test_the_same_cell_from_json_from_a_path_and_typed() -> None:
     typed = CellKey("torchserve", "image", "large", 50.0, 1)
-    from_json = CellKey.of({"framework": "torchserve", "scenario": "image", "payload": "large", "rate": 50,
-                            "rep": 1, "status": "ok"})
+    from_json = CellKey.of(
+        {
+            "framework": "torchserve",
+            "scenario": "image",
+            "payload": "large",
+            "rate": 50,
+            "rep": 1,
+            "status": "ok",
+        }
+    )
     run = Path("/r")
     assert typed == from_json and hash(typed) == hash(from_json)
     assert CellKey.from_path(run / "raw", typed.raw_path(run)) == typed

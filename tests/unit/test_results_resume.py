@@ -76,8 +76,15 @@ def test_a_run_from_before_parts_gets_its_first_part_from_its_manifest() -> None
     man = run_with("ok", "partial")
     assert "parts" not in man
     resume.first_part(man)
-    assert man["parts"] == [{"started_at": SMOKE["created_at"], "git_sha": SMOKE["git_sha"],
-                             "kit_version": SMOKE["kit_version"], "cells_final_before": 0, "hosts": FACTS}]
+    assert man["parts"] == [
+        {
+            "started_at": SMOKE["created_at"],
+            "git_sha": SMOKE["git_sha"],
+            "kit_version": SMOKE["kit_version"],
+            "cells_final_before": 0,
+            "hosts": FACTS,
+        }
+    ]
     assert resume.start_part(man, "b" * 40, "0.1.0", FACTS) == 1  # the resume is part 1
     resume.first_part(man)
     assert len(man["parts"]) == 2

@@ -50,9 +50,7 @@ def test_samples_are_labelled_by_the_phase_they_end_in() -> None:
     assert windows == [("warmup", 1000, 1000 + 2 * S), ("measure", 1000 + 2 * S, 1000 + 7 * S)]
     assert frames.label(1000, windows) == "idle"  # connection warming, before t0
     assert frames.label(1001, windows) == "warmup" and frames.label(1000 + 2 * S, windows) == "warmup"
-    assert (
-        frames.label(1001 + 2 * S, windows) == "measure" and frames.label(1001 + 7 * S, windows) == "idle"
-    )
+    assert frames.label(1001 + 2 * S, windows) == "measure" and frames.label(1001 + 7 * S, windows) == "idle"
     assert frames.windows_from_plan(None, [("measure", 5.0)]) == []
 
 
