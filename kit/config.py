@@ -28,7 +28,7 @@ class Frozen(BaseModel):
 
 
 class BenchSettings(Frozen):
-    """How each cell is driven (DESIGN.md section 5)."""
+    """How each cell is driven (docs/design.md section 5)."""
 
     rates: tuple[float, ...] = Field(min_length=1)
     duration_s: float = Field(gt=0)

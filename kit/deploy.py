@@ -1,7 +1,7 @@
 """Models built and shipped: `kit build`, `kit parity`, `kit deploy`, and the checks that a server
 serves the built model (parity from the client host, availability of its framework on its host).
 
-Parity runs through the running server before any benchmark (docs/design.md, "Measurement rules"):
+Parity runs through the running server before any benchmark (docs/design.md section 5):
 a server that answers fast but wrong must never be measured.
 """
 

@@ -1,6 +1,6 @@
 """What the kit knows of each serving framework: version, explicit ports, how its workers are set.
 
-Ports are never the frameworks' defaults (DESIGN.md section 4: TorchServe and MLServer both default
+Ports are never the frameworks' defaults (docs/design.md section 4: TorchServe and MLServer both default
 to 8080-8082, and other software may hold them). The same facts are the roles' defaults; a test
 checks that the two agree.
 """

@@ -1,4 +1,4 @@
-"""Names that are the same everywhere (DESIGN.md section 3): role, host key, CLI value, results column."""
+"""Names that are the same everywhere (docs/design.md section 3): role, host key, CLI value, column."""
 
 from __future__ import annotations
 

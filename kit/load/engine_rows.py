@@ -1,4 +1,4 @@
-"""The engine's output, turned into rows of the raw-results contract (DESIGN.md section 4).
+"""The engine's output, turned into rows of the raw-results contract (docs/design.md section 4).
 
 The engine streams rows in completion order and always ends a row with a newline, so a file that
 does not end in one, or whose rows lack fields, was cut short (the engine was killed mid-write, or

@@ -1,4 +1,4 @@
-"""The aws provider: the DESIGN.md topology on EC2, with its cost shown before anything is created.
+"""The aws provider: the topology of docs/design.md on EC2, with its cost shown before anything is created.
 
 `up` runs the preflight (credentials, region, types, zone, vCPU quotas, operator address, hourly
 cost), asks to go on, then applies terraform/aws and waits until every instance passes its status
@@ -32,7 +32,7 @@ Confirm = Callable[[aws_preflight.Report], bool]
 
 
 def host_names(fws: tuple[str, ...], gpu: bool) -> list[str]:
-    """Inventory names (DESIGN.md section 3): client, srv-<framework>, or gpu-<framework> with --gpu."""
+    """Inventory names (docs/design.md section 3): client, srv-<framework>, or gpu-<framework> with --gpu."""
     return ["client", *(f"{'gpu' if gpu else 'srv'}-{fw}" for fw in fws)]
 
 

@@ -1,4 +1,4 @@
-"""The inventory contract (DESIGN.md section 4): what every stage after provisioning reads.
+"""The inventory contract (docs/design.md section 4): what every stage after provisioning reads.
 
 Both providers' Terraform roots end in one output `hosts` of this shape; the kit validates it here
 once, so that a provider that drifts from the contract fails at `kit up`, not in the middle of a
@@ -62,7 +62,7 @@ def parse(value: Any, source: str = "terraform output hosts") -> Hosts:
         where = ".".join(str(p) for p in first["loc"])
         raise KitError(
             f"{source} breaks the inventory contract at {where}: {first['msg']}",
-            "The provider's outputs.tf must emit DESIGN.md section 4's shape",
+            "The provider's outputs.tf must emit docs/design.md section 4's shape",
         ) from None
     for fw, srv in hosts.servers.items():
         if srv.framework != fw:

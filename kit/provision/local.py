@@ -1,4 +1,4 @@
-"""The local provider: the DESIGN.md topology on one Linux machine, out of LXD system containers.
+"""The local provider: the topology of docs/design.md on one Linux machine, out of LXD system containers.
 
 LXD plumbing (daemon, private bridge, base image) is prepared in Python because it is shared,
 machine-level state; the hosts themselves are Terraform resources in terraform/local so that the

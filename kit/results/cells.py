@@ -4,7 +4,7 @@ One cell is one measured phase of one repetition at one rate: one raw file, one 
 manifest entry, one set of files on the hosts. Every place that names a cell takes a CellKey, so
 that the five values never travel as loose arguments that could be passed in the wrong order.
 
-Layout (docs/design.md, "Raw results"): results/<run>/{raw,telemetry}/<framework>/<scenario>/
+Layout (docs/design.md section 4): results/<run>/{raw,telemetry}/<framework>/<scenario>/
 <payload>/<rate>/rep<k>.parquet; the engine's CSV, its plan and the samplers' output lie beside the
 raw file, named by the cell's id.
 """

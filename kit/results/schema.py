@@ -1,4 +1,4 @@
-"""The raw-results contract of DESIGN.md section 4: one row per request, one parquet file per cell.
+"""The raw-results contract of docs/design.md section 4: one row per request, one parquet file per cell.
 
 Every file the kit writes for a run carries the schema version it follows (the manifest in a field,
 raw parquet files in their key-value metadata). A reader refuses a version it does not know rather

@@ -1,6 +1,7 @@
 """Where raw rows live on disk, and how they are written: atomically, never overwritten.
 
-Layout (DESIGN.md section 4): results/<run_id>/raw/<framework>/<scenario>/<payload>/<rate>/rep<k>.parquet.
+Layout (docs/design.md section 4), named by kit.results.cells.CellKey:
+results/<run_id>/raw/<framework>/<scenario>/<payload>/<rate>/rep<k>.parquet.
 Every file is written under a unique temporary name in its own folder, fsynced, then hard-linked to
 its final name. A crash or a full disk so leaves the whole file or none (never a truncated parquet
 file that a later scan would choke on), and the link, unlike a rename, fails instead of replacing a

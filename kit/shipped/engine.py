@@ -8,7 +8,7 @@ uvloop is optional: without it the engine runs on asyncio's own loop, at a lower
 
     python3 engine.py PLAN.json OUT.csv
 
-Measurement rules (DESIGN.md section 5):
+Measurement rules (docs/design.md section 5):
 - Open loop: every request's send time is fixed before t0 and it leaves then, as its own task,
   whether or not earlier replies came back; none is ever skipped. Latency counts from the intended
   time, so a stalled server shows in the tail instead of slowing the client (no coordinated omission).

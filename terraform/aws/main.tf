@@ -32,7 +32,7 @@ locals {
     Owner     = var.owner
     ExpiresAt = var.expires_at
   }
-  # DESIGN.md section 3: GPU servers are named gpu-<framework>. Keying the hosts by that name makes a
+  # docs/design.md section 3: GPU servers are named gpu-<framework>. Keying the hosts by that name makes a
   # switch between CPU and GPU servers a replacement, never an in-place change of type alone.
   server_prefix = var.gpu ? "gpu" : "srv"
   servers       = { for fw in var.frameworks : "${local.server_prefix}-${fw}" => fw }

@@ -1,5 +1,5 @@
 output "hosts" {
-  description = "The inventory contract shared by every provider (DESIGN.md section 4): client and servers by framework."
+  description = "The inventory contract shared by every provider (docs/design.md section 4): client and servers by framework."
   value = {
     client = {
       name       = "client"

@@ -82,7 +82,7 @@ variable "host_keys_dir" {
 }
 
 variable "frameworks" {
-  description = "Framework ids to create one server host for (DESIGN.md section 3)."
+  description = "Framework ids to create one server host for (docs/design.md section 3)."
   type        = set(string)
 
   validation {
@@ -92,7 +92,7 @@ variable "frameworks" {
 }
 
 variable "serving_ports" {
-  description = "Every TCP port each framework listens on (DESIGN.md section 4), opened to the client's security group only."
+  description = "Every TCP port each framework listens on (docs/design.md section 4), opened to the client's security group only."
   type        = map(list(number))
 
   validation {

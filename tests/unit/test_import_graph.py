@@ -1,5 +1,5 @@
 """The package's import graph, read from the source with ast: no cycles, and no room imports a room
-above it (docs/design.md, "Stages and rooms"), so a newcomer can read the kit from the bottom up."""
+above it (docs/design.md section 2), so a newcomer can read the kit from the bottom up."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ variable "name" {
 
   validation {
     condition     = can(regex("^(client|(srv|gpu)-(tfserving|torchserve|mlserver|mlflow|bentoml))$", var.name))
-    error_message = "name must be client, srv-<framework> or gpu-<framework> (DESIGN.md section 3)."
+    error_message = "name must be client, srv-<framework> or gpu-<framework> (docs/design.md section 3)."
   }
 }
 
