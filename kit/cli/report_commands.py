@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
@@ -61,6 +63,8 @@ def report(state: State, run: str | None, as_json: bool, refresh_prices: bool) -
     for c in result["claims"]:
         if c["comparison"] == "overall":
             out.print(Text(f"{c['scenario']}: {c['claim']}: {c['verdict']}"))
+    for c in result["cost"]:
+        out.print(Text(cost_line(c)))
     prices = result["prices"]
     out.print(Text(f"prices: {prices['source']}, as of {prices['as_of']}"))
     for note in result["notes"]:
@@ -122,3 +126,17 @@ def compare(state: State, run_a: str, run_b: str, as_json: bool) -> None:
         out.print(Text(f"only in {result['run_b']}: {name}"))
     for problem in result["problems"]:
         out.print(Text(f"problem: {problem}"))
+
+
+def cost_line(c: dict[str, Any]) -> str:
+    """One cost row as the terminal shows it: per inference and per request, named so, with what
+    the price is (an instance's, or a labelled estimate) and where the rate came from."""
+    where = f"cost {c['framework']}/{c['scenario']} {c['payload']}"
+    if c["usd_per_million_requests"] is None:
+        return f"{where}: no price ({c['note'] or c['price_basis'] or 'no sustainable rate'})"
+    kind = " (estimate)" if c["price_kind"] == "estimate" else ""
+    per_inference = c["usd_per_million_inferences"]
+    inferences = "no count" if per_inference is None else f"${per_inference:.4g}"
+    requests = f"${c['usd_per_million_requests']:.4g} per 1M requests{kind}"
+    rate = f"{c['sustainable_rate']:g} req/s ({c['rate_source']})"
+    return f"{where}: {inferences} per 1M inferences, {requests} at {rate}"

@@ -29,6 +29,8 @@ def test_report_prints_the_groups_and_where_it_wrote(kit, golden: Path) -> None:
     assert "run golden: mean [95 % CI] over counted repetitions" in result.stdout
     assert "malware: TF Serving beats every other framework: not measured" in result.stdout
     assert "prices: AWS EC2 On-Demand list prices" in result.stdout
+    # raw_small has no rate whose every repetition counted: no cost, and the line says why.
+    assert "cost mlserver/malware small: no price (no sustainable rate;" in " ".join(result.stdout.split())
     assert f"wrote {golden / 'report'}/report.md and report.html (6 files)" in result.stdout.replace("\n", "")
     assert (golden / "report" / "report.html").is_file()
 
@@ -129,3 +131,14 @@ def test_refresh_prices_without_credentials_keeps_the_stored_table(  # type: ign
     result = kit("report", "golden", "--refresh-prices")
     assert result.exit_code == 0
     assert "note: prices not refreshed: no AWS credentials (the newest stored table is used)" in result.stdout
+
+
+def test_report_prints_the_cost_per_inference_and_per_request(kit, home: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copytree(data_dir / "runs" / "smoke", home / "results" / "smoke")
+    result = kit("report", "smoke")
+    assert result.exit_code == 0, result.stderr
+    line = " ".join(result.stdout.split())
+    assert (
+        "cost mlserver/malware small: $0.4722 per 1M inferences, $0.4722 per 1M requests (estimate) at 50 req/s "
+        "(highest rate measured (50 req/s target; no sweep: a lower bound))"
+    ) in line
