@@ -7,6 +7,7 @@ import pytest
 
 from kit.errors import KitError
 from kit.load.engine_rows import rows_from_engine_csv, summary_from_stdout
+from kit.results.cells import CellKey
 from kit.results.schema import RAW_SCHEMA
 
 HEADER = "phase,seq,intended_ns,sent_ns,done_ns,code,bytes_out,bytes_in,error\n"
@@ -80,20 +81,17 @@ def test_the_summary_is_the_last_json_line() -> None:
 
 
 # --- a captured real run ---------------------------------------------------------------------
-def engine_csv(run: Path) -> Path:
-    return next((run / "raw").rglob("*.engine.csv"))
+SMOKE_CELL = CellKey("mlserver", "malware", "small", 50, 0)
+
+
+def captured_rows(run: Path, run_id: str) -> pl.DataFrame:
+    """The captured smoke run's engine CSV turned into raw rows, as the bench does."""
+    csv_path = next((run / "raw").rglob("*.engine.csv"))
+    return rows_from_engine_csv(csv_path, run_id=run_id, **SMOKE_CELL.as_dict())
 
 
 def test_a_captured_engine_csv_becomes_raw_rows(smoke_run: Path) -> None:
-    df = rows_from_engine_csv(
-        engine_csv(smoke_run),
-        run_id="r",
-        framework="mlserver",
-        scenario="malware",
-        payload="small",
-        rate=50,
-        rep=0,
-    )
+    df = captured_rows(smoke_run, "r")
     assert df.schema == pl.Schema(RAW_SCHEMA)
     assert df.height == 350 and df["engine"].unique().to_list() == ["kit"]
     assert (df["latency_ns"] == df["done_ns"] - df["intended_ns"]).all()
@@ -102,14 +100,5 @@ def test_a_captured_engine_csv_becomes_raw_rows(smoke_run: Path) -> None:
 
 
 def test_matches_the_committed_parquet(smoke_run: Path) -> None:
-    df = rows_from_engine_csv(
-        engine_csv(smoke_run),
-        run_id="20261128-145612-09d9",
-        framework="mlserver",
-        scenario="malware",
-        payload="small",
-        rate=50,
-        rep=0,
-    )
-    committed = pl.read_parquet(smoke_run / "raw/mlserver/malware/small/50/rep0.parquet")
-    assert df.equals(committed)
+    df = captured_rows(smoke_run, "20261128-145612-09d9")
+    assert df.equals(pl.read_parquet(SMOKE_CELL.raw_path(smoke_run)))
