@@ -24,11 +24,15 @@ from kit import proc
 from kit.cli import cli
 from kit.provision import lxd
 
-CONFIG = """
+#: Under what MLServer's malware model sustains on one shared core (about 20 req/s here): at 40 a
+#: 20 s cell builds a backlog past the 10 s timeout and ends overloaded, which is not what these
+#: tests are about.
+RATE = 10
+CONFIG = f"""
 frameworks = ["mlserver"]
 scenarios = ["malware"]
 [bench]
-rates = [40]
+rates = [{RATE}]
 duration_s = 3
 warmup_s = 1
 """
@@ -122,15 +126,15 @@ def test_bench_and_report(home: Path) -> None:
     assert (
         man["frameworks"]["mlserver"]["version"] == "1.7.1" and man["hosts"]["srv-mlserver"]["cores"] == "1"
     )
-    rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
-    assert rows.filter(pl.col("phase") == "measure").height == 120
-    assert rows.filter(pl.col("phase") == "warmup").height == 40
+    rows = pl.read_parquet(run / f"raw/mlserver/malware/small/{RATE}/rep0.parquet")
+    assert rows.filter(pl.col("phase") == "measure").height == RATE * 3
+    assert rows.filter(pl.col("phase") == "warmup").height == RATE
     assert (rows["code"] == 200).all()
-    usage = pl.read_parquet(run / "telemetry/mlserver/malware/small/40/rep0.parquet")
+    usage = pl.read_parquet(run / f"telemetry/mlserver/malware/small/{RATE}/rep0.parquet")
     assert {"server", "client"} <= set(usage["role"].unique()) and usage["rss_bytes"].max() > 50_000_000
     assert kit("report").exit_code == 0
     report = run / "report"
-    assert "| mlserver | malware | small | 40 |" in (report / "report.md").read_text()
+    assert f"| mlserver | malware | small | {RATE} |" in (report / "report.md").read_text()
     html = (report / "report.html").read_text()
     assert "data:image/png;base64," in html and "<link" not in html and 'src="http' not in html  # offline
     assert (report / "latency_cdf_malware_small.png").stat().st_size > 1000
@@ -174,9 +178,9 @@ def test_ctrl_c_keeps_rows_and_marks_the_cell_partial(home: Path) -> None:
     (run,) = set((home / "results").iterdir()) - before
     man = json.loads((run / "manifest.json").read_text())
     assert [c["status"] for c in man["cells"]] == ["partial"]
-    rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
+    rows = pl.read_parquet(run / f"raw/mlserver/malware/small/{RATE}/rep0.parquet")
     measured = rows.filter(pl.col("phase") == "measure").height
-    assert 0 < measured < 40 * 20  # flushed what was measured, not the whole schedule
+    assert 0 < measured < RATE * 20  # flushed what was measured, not the whole schedule
     # Nothing left behind (the brackets keep pgrep from finding the shell that runs it).
     for ip, pattern in (("10.78.0.10", "load/[e]ngine.py"), ("10.78.0.23", "kit-telemetry/[s]ampler.py")):
         assert ssh(home, ip, f"pgrep -af '{pattern}' || true").stdout.strip() == "", ip
@@ -184,17 +188,18 @@ def test_ctrl_c_keeps_rows_and_marks_the_cell_partial(home: Path) -> None:
 
 def test_resume_measures_the_cut_off_cell_again(home: Path) -> None:
     run = max(p for p in (home / "results").iterdir() if p.is_dir())  # the run Ctrl-C cut off
-    cut = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
+    cut = pl.read_parquet(run / f"raw/mlserver/malware/small/{RATE}/rep0.parquet")
     result = kit("bench", "all", "--resume", run.name)
     assert result.exit_code == 0, result.stderr
     man = json.loads((run / "manifest.json").read_text())
     (cell,) = man["cells"]
-    assert cell["status"] in ("ok", "invalid") and cell["part"] == 1, cell
-    assert "superseded/part1/raw/mlserver/malware/small/40/rep0.parquet" in cell["superseded"]
+    assert cell["status"] in ("ok", "invalid"), (cell["status"], cell["reason"])
+    assert cell["part"] == 1, cell
+    assert f"superseded/part1/raw/mlserver/malware/small/{RATE}/rep0.parquet" in cell["superseded"]
     assert [p["cells_final_before"] for p in man["parts"]] == [0, 0]
-    rows = pl.read_parquet(run / "raw/mlserver/malware/small/40/rep0.parquet")
-    assert rows.filter(pl.col("phase") == "measure").height == 40 * 20  # the run's own 20 s, whole
-    kept = pl.read_parquet(run / "superseded/part1/raw/mlserver/malware/small/40/rep0.parquet")
+    rows = pl.read_parquet(run / f"raw/mlserver/malware/small/{RATE}/rep0.parquet")
+    assert rows.filter(pl.col("phase") == "measure").height == RATE * 20  # the run's own 20 s, whole
+    kept = pl.read_parquet(run / f"superseded/part1/raw/mlserver/malware/small/{RATE}/rep0.parquet")
     assert kept.equals(cut)  # the cut-off rows are kept, moved aside, not rewritten
     again = kit("bench", "all", "--resume", run.name)
     assert again.exit_code == 0 and "Nothing left to measure" in again.stdout

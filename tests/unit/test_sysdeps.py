@@ -94,7 +94,16 @@ def test_ci_and_makefile_share_the_one_list() -> None:
 @pytest.mark.parametrize(("target", "next_step"), [("demo", "kit doctor"), ("test", "ruff check")])
 def test_make_installs_packages_before_anything_else(target: str, next_step: str) -> None:
     """Before the venv (which needs python3-venv) and before `kit doctor` could stop the demo."""
-    res = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Under `make test` the parent make's MAKEFLAGS/MAKELEVEL would add "make[1]: Entering directory".
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    res = subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0] == "bash .ci/sysdeps"
