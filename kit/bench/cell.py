@@ -3,7 +3,8 @@ the measured phase), samplers stopped, rows and telemetry stored, and the cell's
 
 Ctrl-C keeps what was measured and says `partial`; a server that went away fails the cell naming
 its host (protocol.server_failure), and errors without a refused connection are told apart from a
-gone server by one prediction after the cell.
+gone server by one prediction after the cell; an overloaded cell's server is judged by the wait
+that follows it (kit/bench/pair.py).
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def verdict(
         return "failed", lost
     if status == "failed":
         return status, first_error(rows)
-    if summary.get("errors"):
+    if summary.get("errors") and status != "overloaded":
+        # (An overloaded cell's server is waited for next, which tells a backlog from a hang: a
+        # prediction right after the cell cannot, as a server working off its queue misses it too.)
         # Errors without a refused connection (timeouts: a host that vanished looks like that at
         # first): one prediction after the cell tells a slow server from a gone one.
         gone = deploy.not_serving(ctx, key.framework, key.scenario)

@@ -101,14 +101,26 @@ def measure_one(
     record["part"] = part
     if moved:
         record["superseded"] = moved
-    run.record(record)
+    # An overloaded cell's outcome is final once its server has been waited for: shown then.
+    announced = record["status"] != "overloaded"
+    run.record(record, announce=announced)
     if record["status"] == "partial":
         raise KeyboardInterrupt  # its rows are kept and the manifest says partial
     if record["status"] in ("failed", "overloaded"):
         # A server that lost requests may still be working off its backlog, or gone: the next cell
         # waits until it serves a correct prediction again.
-        recovery.await_server(
-            ctx, key.framework, key.scenario, settings.recover_s, progress, record["status"]
-        )
+        try:
+            recovery.await_server(
+                ctx, key.framework, key.scenario, settings.recover_s, progress, record["status"]
+            )
+        except recovery.ServerGone as gone:
+            if not announced:  # a server that never came back was hung or gone, not busy
+                record = {**record, "status": "failed", "reason": recovery.gone_after_overload(record, gone)}
+                run.record(record)
+                announced = True
+            raise
+        finally:
+            if not announced:
+                run.announce(record)
     time.sleep(settings.cooldown_s)
     return record

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from kit import deploy, envstate, frameworks, ssh
+from kit.bench import protocol
 from kit.bench.run import Run
 from kit.config import BenchSettings
 from kit.context import Context, Progress
@@ -16,6 +17,17 @@ from kit.errors import KitError
 
 class ServerGone(KitError):
     """A server stopped answering in a cell and did not come back: its pair's other cells are not run."""
+
+    def __init__(self, what: str, hint: str, *, after_cell: str = "") -> None:
+        super().__init__(what, hint)
+        #: What happened after the cell, said of the cell itself (not of the cells not run).
+        self.after_cell = after_cell
+
+
+def gone_after_overload(record: dict[str, Any], gone: ServerGone) -> str:
+    """The reason of an overloaded cell whose server then did not come back: it was hung or gone, not
+    busy (a backlog is worked off within the wait), so the cell failed."""
+    return f"{gone.after_cell}; {record['reason']}; {protocol.LOOK}"
 
 
 def await_server(
@@ -33,6 +45,8 @@ def await_server(
             f"again within {wait_s:g} s of {'an' if after[0] in 'aeiou' else 'a'} {after} cell ({why})",
             f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
             f"again with `kit bench {framework} {scenario}`",
+            after_cell=f"{server.name} ({server.private_ip}) stopped answering: after the cell, it did not "
+            f"serve {framework}/{scenario} again within {wait_s:g} s ({why})",
         )
     progress(f"{server.name} serves {scenario} again after {time.monotonic() - start:.0f} s")
 

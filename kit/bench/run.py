@@ -52,10 +52,15 @@ class Run:
             manifest.record_price_table(self.man, table)
         self.save()
 
-    def record(self, record: dict[str, Any]) -> None:
-        """A cell's outcome (a rerun of the same cell replaces its earlier entry)."""
+    def record(self, record: dict[str, Any], *, announce: bool = True) -> None:
+        """A cell's outcome (a rerun of the same cell replaces its earlier entry); saved at once,
+        shown to the user unless `announce` is False (an outcome that may yet change)."""
         manifest.update_cell(self.man, record)
         self.save()
+        if announce:
+            self.announce(record)
+
+    def announce(self, record: dict[str, Any]) -> None:
         if self.on_cell:
             self.on_cell(record)
 

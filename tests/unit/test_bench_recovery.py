@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit.bench.recovery import troubled
+from kit.bench.recovery import ServerGone, gone_after_overload, troubled
 from kit.report.build import restart_steps
 
 
@@ -40,4 +40,21 @@ def test_the_report_names_the_steps_only_when_the_restart_needed_more_than_one()
     assert restart_steps(steps) == (
         " (systemctl restart bentoml: systemctl restart bentoml on srv-bentoml did not finish within 60s; "
         "then systemctl kill --signal=SIGKILL bentoml: done; then systemctl start bentoml: done)"
+    )
+
+
+def test_an_overloaded_cell_whose_server_never_came_back_failed_saying_both() -> None:
+    gone = ServerGone(
+        "not run: srv-mlflow (10.78.0.24) did not serve mlflow/image again within 120 s of an overloaded cell (x)",
+        "hint",
+        after_cell="srv-mlflow (10.78.0.24) stopped answering: after the cell, it did not serve "
+        "mlflow/image again within 120 s (x)",
+    )
+    overloaded = cell(
+        "overloaded", reason="40/50 measured requests failed (80.0 %, over the 1 % a counted cell may lose)"
+    )
+    assert gone_after_overload(overloaded, gone) == (
+        "srv-mlflow (10.78.0.24) stopped answering: after the cell, it did not serve mlflow/image again "
+        "within 120 s (x); 40/50 measured requests failed (80.0 %, over the 1 % a counted cell may lose); "
+        "check it with `kit status` (`kit up` starts a stopped host)"
     )
