@@ -110,9 +110,7 @@ def measure_one(
         # A server that lost requests may still be working off its backlog, or gone: the next cell
         # waits until it serves a correct prediction again.
         try:
-            recovery.await_server(
-                ctx, key.framework, key.scenario, settings.recover_s, progress, record["status"]
-            )
+            recovery.await_server(ctx, key.framework, key.scenario, settings.recover_s, progress)
         except recovery.ServerGone as gone:
             if not announced:  # a server that never came back was hung or gone, not busy
                 record = {**record, "status": "failed", "reason": recovery.gone_after_overload(record, gone)}

@@ -30,11 +30,10 @@ def gone_after_overload(record: dict[str, Any], gone: ServerGone) -> str:
     return f"{gone.after_cell}; {record['reason']}; {protocol.LOOK}"
 
 
-def await_server(
-    ctx: Context, framework: str, scenario: str, wait_s: float, progress: Progress, after: str = "failed"
-) -> None:
+def await_server(ctx: Context, framework: str, scenario: str, wait_s: float, progress: Progress) -> None:
     """After a failed (or overloaded) cell: wait until the server serves a correct prediction again,
-    or raise ServerGone once `wait_s` has passed."""
+    or raise ServerGone once `wait_s` has passed (the cell then failed, whatever it was: an
+    overloaded server works off its backlog within the wait)."""
     server = ctx.hosts.server(framework)
     start = time.monotonic()
     progress(f"waiting up to {wait_s:g} s for {server.name} to serve {scenario} again")
@@ -42,7 +41,7 @@ def await_server(
     if why:
         raise ServerGone(
             f"not run: {server.name} ({server.private_ip}) did not serve {framework}/{scenario} "
-            f"again within {wait_s:g} s of {'an' if after[0] in 'aeiou' else 'a'} {after} cell ({why})",
+            f"again within {wait_s:g} s of a failed cell ({why})",
             f"Check it with `kit status`; `kit up` starts a stopped host, then bench the pair "
             f"again with `kit bench {framework} {scenario}`",
             after_cell=f"{server.name} ({server.private_ip}) stopped answering: after the cell, it did not "

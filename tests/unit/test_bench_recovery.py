@@ -45,7 +45,7 @@ def test_the_report_names_the_steps_only_when_the_restart_needed_more_than_one()
 
 def test_an_overloaded_cell_whose_server_never_came_back_failed_saying_both() -> None:
     gone = ServerGone(
-        "not run: srv-mlflow (10.78.0.24) did not serve mlflow/image again within 120 s of an overloaded cell (x)",
+        "not run: srv-mlflow (10.78.0.24) did not serve mlflow/image again within 120 s of a failed cell (x)",
         "hint",
         after_cell="srv-mlflow (10.78.0.24) stopped answering: after the cell, it did not serve "
         "mlflow/image again within 120 s (x)",
