@@ -208,8 +208,9 @@ def test_an_overloaded_pair_is_restarted_killed_first_when_the_restart_hangs(hom
     run = max((home / "results").iterdir(), key=lambda p: p.stat().st_mtime)
     man = json.loads((run / "manifest.json").read_text())
     (image,) = [c for c in man["cells"] if c["scenario"] == "image"]
-    # It came back within recover_s (working off its backlog): overloaded, not failed as a gone one.
-    assert image["status"] == "overloaded", image
+    # Most requests timed out (overloaded) or all did (failed: none succeeded); either way it came
+    # back within recover_s, working off its backlog, so it is not called gone.
+    assert image["status"] in ("overloaded", "failed") and "stopped answering" not in image["reason"], image
     (restart,) = [r for r in man["restarts"] if r["after"] == "mlflow/image"]
     assert restart["reason"].startswith("1 of the pair's 1 cells ended overloaded or failed"), restart
     steps = [s["step"] for s in restart["steps"]]
