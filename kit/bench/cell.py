@@ -119,10 +119,10 @@ def verdict(
     if status == "failed":
         return status, first_error(rows)
     if summary.get("errors") and status != "overloaded":
-        # (An overloaded cell's server is waited for next, which tells a backlog from a hang: a
-        # prediction right after the cell cannot, as a server working off its queue misses it too.)
-        # Errors without a refused connection (timeouts: a host that vanished looks like that at
-        # first): one prediction after the cell tells a slow server from a gone one.
+        # A few errors without a refused connection (timeouts: a host that vanished looks like that
+        # at first): one prediction after the cell tells a slow server from a gone one. Not after an
+        # overloaded cell: a server working off its queue misses it too; the wait that follows
+        # (pair.measure_one) tells a backlog from a hang.
         gone = deploy.not_serving(ctx, key.framework, key.scenario)
         if gone:
             why = f"{where} stopped answering: after the cell, {gone}; {first_error(rows)}; {protocol.LOOK}"
