@@ -93,6 +93,9 @@ def measure(
         where = key.telemetry_path(run_dir)
         summary["telemetry"] = store_telemetry(fetched, where, key.framework, plan, engine, rows, warnings)
     summary["warnings"] = warnings
+    slo = settings.slo_for(key.scenario)
+    if slo is not None:
+        summary["slo"] = protocol.slo_record(rows, slo)
     if interrupted:
         reason = "interrupted (Ctrl-C): rows so far kept"
         return {**record, "status": "partial", "reason": reason, "summary": summary}

@@ -8,9 +8,10 @@ The sweep looks for the highest rate whose p99 meets an SLO: it doubles the rate
 one while the SLO holds (halves it while it does not), then bisects between the highest rate that
 met it and the lowest that missed it, until they are within `precision` of each other. Two caps
 bound it: a highest rate and a number of probes. A probe meets the SLO when every repetition is a
-valid cell (the client was not the bottleneck), its p99 is at most the SLO and at most 1 % of its
-requests failed (an `overloaded` repetition misses it); a probe that cannot be judged (the client
-limited it, or Ctrl-C) ends the sweep.
+valid cell (the client was not the bottleneck), at most 1 % of its requests failed (an `overloaded`
+repetition misses it) and its requests show p99 <= SLO by kit.results.tail's early-stopping rule
+(few requests over the SLO among enough of them: a p99 from too few is not called met); a probe that
+cannot be judged (the client limited it, or Ctrl-C) ends the sweep.
 
 Validity is decided per cell from the stored rows by kit.results.validity (the send lag against the
 latency it could have moved, the rate against the schedule's own); the engine's own account, which
@@ -20,6 +21,7 @@ measured requests failed beyond the same 1 % is `overloaded`: kept, never counte
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,7 @@ from pydantic import ValidationError
 from kit.config import BenchSettings
 from kit.errors import UsageError
 from kit.load.plan import Phase, check_schedule
-from kit.results import validity
+from kit.results import tail, validity
 from kit.results.cells import CellKey
 
 #: The share of failed requests a counted cell, and a sweep probe that meets its SLO, may have.
@@ -54,8 +56,48 @@ def resolve(base: BenchSettings, overrides: dict[str, Any] | None) -> BenchSetti
 
 def phases(settings: BenchSettings, rate: float) -> list[Phase]:
     """Warm-up (when there is one) then the measured phase, at the cell's rate."""
-    measured = [Phase("measure", rate, settings.duration_s)]
+    measured = [Phase("measure", rate, measured_seconds(settings, rate))]
     return [Phase("warmup", rate, settings.warmup_s), *measured] if settings.warmup_s > 0 else measured
+
+
+def measured_seconds(settings: BenchSettings, rate: float) -> float:
+    """The measured phase's length: `duration_s`, stretched (up to `max_duration_s`) so that it holds
+    `min_requests` at the rate. Poisson counts scatter by their square root: asking for m + 3 sqrt(m)
+    leaves fewer than m in about one phase in a thousand."""
+    m = settings.min_requests
+    if m <= 0:
+        return settings.duration_s
+    wanted = math.ceil((m + 3 * math.sqrt(m)) / rate)
+    return max(settings.duration_s, min(settings.max_duration_s, float(wanted)))
+
+
+def lowest_judgeable_rate(settings: BenchSettings) -> float:
+    """The lowest rate a sweep halves to: 1 req/s, or where `max_duration_s` no longer holds
+    `min_requests` (below it no probe could show an SLO met, and each would last the longest)."""
+    m = settings.min_requests
+    return max(1.0, (m + 3 * math.sqrt(m)) / settings.max_duration_s) if m > 0 else 1.0
+
+
+def slo_counts(rows: pl.DataFrame, slo_ms: float) -> tuple[int, int]:
+    """(measured requests, those over the SLO or failed): what a tail verdict rests on (tail.py).
+    Latency is from the scheduled send, as every latency the kit reports."""
+    measured = rows.filter(pl.col("phase") == "measure")
+    ok = pl.col("code").is_between(200, 299).fill_null(False)
+    late = (pl.col("latency_ns") > int(slo_ms * 1e6)).fill_null(True)
+    over = measured.filter(~ok | late).height
+    return measured.height, over
+
+
+def slo_record(rows: pl.DataFrame, slo_ms: float) -> dict[str, Any]:
+    """The cell's SLO account for its manifest entry: counts, the tail verdict and why."""
+    n, over = slo_counts(rows, slo_ms)
+    return {
+        "slo_p99_ms": slo_ms,
+        "requests": n,
+        "over": over,
+        "verdict": tail.verdict(n, over),
+        "why": "" if tail.verdict(n, over) == tail.MEETS else tail.why(n, over, slo_ms),
+    }
 
 
 def cells(
@@ -177,6 +219,8 @@ class Probe:
     p99_ms: float | None
     outcome: str  # meets | misses | unjudged
     why: str = ""
+    requests: int | None = None  # measured requests the verdict rests on, over every repetition
+    over_slo: int | None = None  # of them, over the SLO or failed
 
 
 @dataclass
@@ -210,18 +254,26 @@ class Sweep:
         if self.lo is None:
             if self.hi / 2 < self.min_rate:
                 return self._stop(f"the SLO was missed even at {self.hi:g} req/s")
-            return self._fresh(_round_rate(self.hi / 2))
+            return self._fresh(round_rate(self.hi / 2))
         if self.hi - self.lo <= self.precision * self.lo:
             return self._stop(f"bracketed within {self.precision:.0%}")
-        mid = _round_rate((self.lo + self.hi) / 2)
+        mid = round_rate((self.lo + self.hi) / 2)
         if not self.lo < mid < self.hi:
             return self._stop("bracketed to the rate's resolution")
         return self._fresh(mid)
 
-    def record(self, rate: float, p99_ms: float | None, outcome: str, why: str = "") -> None:
+    def record(
+        self,
+        rate: float,
+        p99_ms: float | None,
+        outcome: str,
+        why: str = "",
+        counts: tuple[int, int] | None = None,
+    ) -> None:
         if outcome not in ("meets", "misses", "unjudged"):
             raise ValueError(f"unknown sweep outcome {outcome!r}")
-        self.probes.append(Probe(rate, p99_ms, outcome, why))
+        requests, over = counts if counts is not None else (None, None)
+        self.probes.append(Probe(rate, p99_ms, outcome, why, requests, over))
         if outcome == "unjudged":
             self._stop(f"{rate:g} req/s could not be judged: {why}")
         elif outcome == "meets":
@@ -254,7 +306,11 @@ class Sweep:
 
 
 def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float | None, str]:
-    """One probe's outcome from its repetitions' cell records: (outcome, worst p99, why)."""
+    """One probe's outcome from its repetitions' cell records: (outcome, worst p99, why).
+
+    The tail is judged on the repetitions' requests pooled (tail.verdict: early stopping, so that a
+    p99 that looks within the SLO from too few requests is not called met); a record from before
+    cells counted their requests over the SLO is judged by its measured p99."""
     p99s = [r.get("summary", {}).get("p99_ms") for r in records]
     worst = max((p for p in p99s if p is not None), default=None)
     for r in records:
@@ -268,11 +324,26 @@ def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float 
             return "misses", worst, f"rep {r['rep']} overloaded: {r['reason']}"
         if (s.get("error_rate") or 0.0) > MAX_SWEEP_ERROR_RATE:
             return "misses", worst, f"rep {r['rep']}: {s['error_rate']:.1%} of requests failed"
+    counts = pooled(records, slo_p99_ms)
+    if counts is not None:
+        n, over = counts
+        if tail.verdict(n, over) != tail.MEETS:
+            return "misses", worst, tail.why(n, over, slo_p99_ms)
+        return "meets", worst, ""
     if worst is None or worst > slo_p99_ms:
         return "misses", worst, f"p99 {worst} ms > SLO {slo_p99_ms:g} ms"
     return "meets", worst, ""
 
 
-def _round_rate(rate: float) -> float:
+def pooled(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[int, int] | None:
+    """(measured requests, those over the SLO or failed) over the records, or None when any record
+    lacks its count against this SLO."""
+    slos = [(r.get("summary") or {}).get("slo") or {} for r in records]
+    if not slos or any(s.get("slo_p99_ms") != slo_p99_ms or s.get("requests") is None for s in slos):
+        return None
+    return sum(int(s["requests"]) for s in slos), sum(int(s["over"]) for s in slos)
+
+
+def round_rate(rate: float) -> float:
     """Whole requests per second above 10 req/s (folder names stay readable), tenths below."""
     return float(round(rate)) if rate >= 10 else round(rate, 1)

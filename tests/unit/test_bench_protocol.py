@@ -287,3 +287,47 @@ def test_every_cells_schedule_is_checked_before_any_host_is_touched() -> None:
     protocol.check_schedules(
         protocol.resolve(sparse, {"sweep": True, "slo_p99_ms": 50}), seed=42
     )  # rates unknown yet
+
+
+# --- the tail verdict and the measured phase's length -------------------------------------------
+STUDY = config.PROFILES["study"]
+
+
+def test_a_measured_phase_holds_the_requests_a_p99_verdict_needs() -> None:
+    # 300 + 3 sqrt(300) = 352 requests: 71 s at 5 req/s, the 10 s floor from 36 req/s, capped at 120 s
+    assert protocol.measured_seconds(STUDY, 5.0) == 71.0
+    assert protocol.measured_seconds(STUDY, 40.0) == 10.0
+    assert protocol.measured_seconds(STUDY, 1.0) == 120.0
+    assert protocol.measured_seconds(SMOKE, 1.0) == SMOKE.duration_s  # no least count: as set
+    assert protocol.phases(STUDY, 5.0)[-1] == Phase("measure", 5.0, 71.0)
+    # below 352 / 120 s = 2.9 req/s no probe could show the SLO met: the sweep halves no further
+    assert protocol.lowest_judgeable_rate(STUDY) == pytest.approx(351.96 / 120, abs=0.001)
+    assert protocol.lowest_judgeable_rate(SMOKE) == 1.0
+
+
+def test_requests_over_the_slo_count_failures_and_latency_from_the_scheduled_send() -> None:
+    rows = engine_rows("bentoml_one_reset.engine.csv")  # 250 measured, one reset, p99 ~ 20 ms
+    assert protocol.slo_counts(rows, 50.0) == (250, 1)  # the reset counts as over
+    assert protocol.slo_counts(rows, 10.0) == (250, 11)
+    record = protocol.slo_record(rows, 50.0)
+    assert (record["requests"], record["over"], record["verdict"]) == (250, 1, "unproven")
+    assert record["why"].endswith("(needs 473 with 1 over)")
+
+
+def slo_cell(rep: int, requests: int, over: int, slo: float = 50.0) -> dict[str, Any]:
+    record = cell(rep, p99=20.0)
+    record["summary"]["slo"] = {"slo_p99_ms": slo, "requests": requests, "over": over}
+    return record
+
+
+def test_judge_pools_the_repetitions_requests_for_the_tail() -> None:
+    assert protocol.judge([slo_cell(0, 300, 0)], 50.0) == ("meets", 20.0, "")
+    # one slow request in 300 leaves p99 <= SLO unproven: the probe misses, saying why
+    outcome, _, why = protocol.judge([slo_cell(0, 300, 1)], 50.0)
+    assert outcome == "misses" and "needs 473 with 1 over" in why
+    # ... and two repetitions of 300 with that one show it
+    assert protocol.judge([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0)[0] == "meets"
+    assert protocol.pooled([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0) == (600, 1)
+    # counted against another SLO (or not at all): judged by the measured p99 as before
+    assert protocol.pooled([slo_cell(0, 300, 0, slo=80.0)], 50.0) is None
+    assert protocol.judge([slo_cell(0, 10, 0, slo=80.0)], 50.0) == ("meets", 20.0, "")
