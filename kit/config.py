@@ -57,6 +57,18 @@ class BenchSettings(Frozen):
     sweep_max_rate: float = Field(default=20000.0, gt=0)
     sweep_max_probes: int = Field(default=8, ge=1)
     sweep_precision: float = Field(default=0.05, gt=0, lt=1)
+    # The study (kit/bench/study.py): per pair the SLO sweep, `confirm_reps` repetitions at the rate it
+    # found, then every framework of a scenario at `common_fraction` of the lowest capacity among them.
+    study: bool = False
+    # The p99 SLO of each scenario; `slo_p99_ms`, when given, overrides every one of them.
+    slo_by_scenario: dict[str, float] = Field(default_factory=dict)
+    confirm_reps: int = Field(default=3, ge=1)
+    common_reps: int = Field(default=3, ge=1)
+    common_fraction: float = Field(default=0.5, gt=0, le=1)
+    # A measured phase lasts at least long enough to hold this many requests at its rate (an SLO
+    # verdict needs them: kit/results/tail.py), up to `max_duration_s`.
+    min_requests: int = Field(default=0, ge=0)
+    max_duration_s: float = Field(default=120.0, gt=0)
     # CPU, memory and GPU of the server's framework and of the client, sampled during every cell.
     telemetry: bool = True
     telemetry_interval_s: float = Field(default=1.0, gt=0)
@@ -70,6 +82,21 @@ class BenchSettings(Frozen):
         if bad:
             raise ValueError(f"unknown scenario {bad}; choose from {', '.join(SCENARIOS)}")
         return ids
+
+    @field_validator("slo_by_scenario")
+    @classmethod
+    def _scenario_slos(cls, slos: dict[str, float]) -> dict[str, float]:
+        bad = [i for i in slos if i not in SCENARIOS]
+        if bad:
+            raise ValueError(f"unknown scenario {bad}; choose from {', '.join(SCENARIOS)}")
+        low = {k: v for k, v in slos.items() if v <= 0}
+        if low:
+            raise ValueError(f"an SLO must be above 0 ms, got {low}")
+        return slos
+
+    def slo_for(self, scenario: str) -> float | None:
+        """The p99 SLO (ms) a sweep of `scenario` is judged against: --slo-p99-ms, else the scenario's."""
+        return self.slo_p99_ms if self.slo_p99_ms is not None else self.slo_by_scenario.get(scenario)
 
     @field_validator("rates")
     @classmethod
@@ -88,7 +115,32 @@ class BenchSettings(Frozen):
         return payloads
 
 
+#: The study's p99 SLOs, what a user of each kind of model would ask of an interactive API on a CPU
+#: host: the two small tabular models in a tenth of a second, the text CNN in a fifth, MobileNetV2 on a
+#: 224x224 image in half a second. `--slo-p99-ms` (or [bench] slo_p99_ms) overrides them all.
+STUDY_SLO_P99_MS = {"malware": 100.0, "crypto": 100.0, "sentiment": 200.0, "image": 500.0}
+
 PROFILES: dict[str, BenchSettings] = {
+    # The kit's answer (the default): per framework x scenario the capacity at each scenario's p99 SLO
+    # (a sweep of Poisson arrivals from 5 req/s, to within 10 %, confirmed by 3 repetitions), then
+    # every framework at half the scenario's lowest capacity, 3 repetitions. Each measured phase holds
+    # at least 300 requests (the least a p99 verdict rests on: kit/results/tail.py) and lasts >= 10 s.
+    "study": BenchSettings(
+        rates=(5,),
+        duration_s=10,
+        warmup_s=3,
+        repetitions=1,
+        payloads=("small",),
+        arrival="poisson",
+        sweep=True,
+        study=True,
+        slo_by_scenario=STUDY_SLO_P99_MS,
+        sweep_max_rate=5000.0,
+        sweep_max_probes=14,
+        sweep_precision=0.1,
+        min_requests=300,
+        max_duration_s=120.0,
+    ),
     # Seconds, for tests and the demo: proves the path, measures little. 10 req/s is within what
     # every framework serves on one core for the three small models (MLflow's and MLServer's Keras
     # pyfunc costs ~45 ms a call): at 50 they queued to 10 s timeouts, and the demo spent its
@@ -184,7 +236,7 @@ class FrameworkSettings(Frozen):
 class Config(Frozen):
     frameworks: tuple[str, ...] = FRAMEWORKS
     scenarios: tuple[str, ...] = SCENARIOS
-    profile: str = "smoke"
+    profile: str = "study"
     seed: int = 42
     bench: BenchSettings | None = None
     local: LocalProvider = LocalProvider()

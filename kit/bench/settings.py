@@ -39,14 +39,31 @@ class Request:
 def resolve(cfg: Config, profile: str | None, overrides: dict[str, Any] | None = None) -> BenchSettings:
     """The profile's settings with the config's [bench] and the command line's options over them."""
     settings = protocol.resolve(cfg.bench_settings(profile), overrides)
-    if settings.sweep and settings.slo_p99_ms is None:
+    if settings.sweep and settings.slo_p99_ms is None and not settings.slo_by_scenario:
         raise UsageError("a sweep needs an SLO", "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100")
+    if settings.study and not settings.sweep:
+        raise UsageError(
+            "the study finds each pair's capacity with the SLO sweep: it cannot run with sweep = false",
+            "Remove `sweep = false` from the config's [bench] table, or bench another profile",
+        )
     if settings.engine == "vegeta" and settings.arrival != "constant":
         raise UsageError(
             "vegeta paces at a constant rate only",
             "Use --arrival constant with --engine vegeta, or --engine kit for Poisson arrivals",
         )
     return settings
+
+
+def require_slos(settings: BenchSettings, pairs: list[tuple[str, str]]) -> None:
+    """Every scenario a sweep measures has a p99 SLO to be judged against."""
+    if not settings.sweep:
+        return
+    missing = sorted({sc for _, sc in pairs if settings.slo_for(sc) is None})
+    if missing:
+        raise UsageError(
+            f"a sweep needs an SLO: none is set for {', '.join(missing)}",
+            "Give --slo-p99-ms, or set [bench] slo_by_scenario in the config",
+        )
 
 
 def all_pairs(cfg: Config, profile: str | None = None) -> list[tuple[str, str]]:

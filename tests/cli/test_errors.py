@@ -45,7 +45,7 @@ ErrorLines = Callable[[Result], list[str]]
         (
             ["bench", "mlserver", "malware", "--profile", "x"],
             2,
-            "Error: Invalid value for '--profile': 'x' is not one of 'paper', 'smoke'.",
+            "Error: Invalid value for '--profile': 'x' is not one of 'paper', 'smoke', 'study'.",
             "Hint: run `kit bench --help` for usage",
         ),
         (["frobnicate"], 2, "Error: No such command 'frobnicate'.", "Hint: run `kit --help` for usage"),

@@ -41,7 +41,7 @@ ErrorLines = Callable[[Result], list[str]]
             "Hint: run `kit bench --help` for usage",
         ),
         (
-            ["--sweep"],
+            ["--profile", "smoke", "--sweep"],
             2,
             "Error: a sweep needs an SLO",
             "Hint: Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100",
@@ -59,7 +59,7 @@ ErrorLines = Callable[[Result], list[str]]
             "Hint: run `kit bench --help` for usage",
         ),
         (
-            ["--engine", "vegeta", "--rate", "50", "--reps", "2", "--duration", "5"],
+            ["--profile", "smoke", "--engine", "vegeta", "--rate", "50", "--reps", "2", "--duration", "5"],
             1,
             "Error: no environment is up",
             "Hint: Run `kit up` first",

@@ -10,16 +10,36 @@ from kit import config
 from kit.errors import UsageError
 
 
-def test_defaults_are_the_smoke_profile() -> None:
-    cfg = config.Config()
-    s = cfg.bench_settings()
-    assert (s.rates, s.duration_s, s.warmup_s, s.repetitions, s.payloads) == (
+def test_defaults_are_the_study_profile() -> None:
+    s = config.Config().bench_settings()
+    assert (s.study, s.sweep, s.arrival, s.payloads, s.min_requests) == (
+        True,
+        True,
+        "poisson",
+        ("small",),
+        300,
+    )
+    assert {sc: s.slo_for(sc) for sc in config.SCENARIOS} == config.STUDY_SLO_P99_MS
+    assert s.model_copy(update={"slo_p99_ms": 50.0}).slo_for("image") == 50.0  # --slo-p99-ms sets every one
+
+
+def test_the_smoke_profile_proves_the_path_in_seconds() -> None:
+    s = config.Config(profile="smoke").bench_settings()
+    assert (s.rates, s.duration_s, s.warmup_s, s.repetitions, s.payloads, s.study) == (
         (10.0,),
         5.0,
         2.0,
         1,
         ("small",),
+        False,
     )
+
+
+def test_an_slo_per_scenario_must_name_a_scenario_and_be_above_zero() -> None:
+    with pytest.raises(UsageError, match="unknown scenario"):
+        config.from_dict({"bench": {"slo_by_scenario": {"fraud": 10}}})
+    with pytest.raises(UsageError, match="an SLO must be above 0 ms"):
+        config.from_dict({"bench": {"slo_by_scenario": {"image": 0}}})
 
 
 def test_paper_profile_matches_the_study() -> None:
@@ -29,7 +49,7 @@ def test_paper_profile_matches_the_study() -> None:
 
 
 def test_bench_table_overrides_only_what_it_sets() -> None:
-    cfg = config.from_dict({"bench": {"rates": [10, 20]}})
+    cfg = config.from_dict({"profile": "smoke", "bench": {"rates": [10, 20]}})
     s = cfg.bench_settings()
     assert s.rates == (10.0, 20.0) and s.duration_s == 5.0
 
@@ -72,7 +92,7 @@ def test_digest_is_stable_across_processes_and_tracks_changes() -> None:
             {"frameworks": ["foo"]},
             "config: frameworks: unknown framework 'foo'; choose from tfserving, torchserve, mlserver, mlflow, bentoml",
         ),
-        ({"profile": "fast"}, "config: profile: unknown profile 'fast'; choose from smoke, paper"),
+        ({"profile": "fast"}, "config: profile: unknown profile 'fast'; choose from study, smoke, paper"),
         ({"nope": 1}, "config: nope: Extra inputs are not permitted"),
     ],
 )
