@@ -107,6 +107,22 @@ class Run:
         self.man.setdefault("sweeps", {})[name] = report
         self.save()
 
+    def record_of(self, key: CellKey) -> dict[str, Any]:
+        """The manifest's entry of a cell (KeyError when it has none)."""
+        for c in self.man["cells"]:
+            if CellKey.of(c) == key:
+                return dict(c)
+        raise KeyError(str(key))
+
+    def record_study(self, part: str, name: str, entry: dict[str, Any]) -> None:
+        """A study's pair (`pairs`, "framework/scenario/payload") or common rate (`common`,
+        "scenario/payload"), replacing what an earlier part said of it."""
+        self.man.setdefault("study", {}).setdefault(part, {})[name] = entry
+        self.save()
+
+    def study(self) -> dict[str, dict[str, Any]]:
+        return dict(self.man.get("study") or {})
+
     def sweeps(self) -> dict[str, Any]:
         """The run's sweeps (pair/payload -> best rate, probes, why it stopped), empty without any."""
         return dict(self.man.get("sweeps", {}))

@@ -14,7 +14,8 @@ from kit import __version__, runs
 from kit.bench import protocol
 from kit.bench.pair import measure_pair
 from kit.bench.run import OnCell, Run
-from kit.bench.settings import Request, pairs_for, resolve
+from kit.bench.settings import Request, pairs_for, require_slos, resolve
+from kit.bench.study import finished, measure_study
 from kit.config import BenchSettings
 from kit.context import Context, Progress, quiet
 from kit.errors import KitError
@@ -28,6 +29,8 @@ class Outcome:
     run_dir: Path
     #: pair/payload -> the sweep's report (best rate, probes, why it stopped); empty without a sweep.
     sweeps: dict[str, Any]
+    #: The study's capacities and common rates (manifest `study`); empty unless the run is a study.
+    study: dict[str, Any]
 
 
 def bench(
@@ -38,6 +41,7 @@ def bench(
     if request.resume is not None:
         return resume_run(ctx, request.resume, progress, on_cell)
     settings = resolve(ctx.cfg, request.profile, request.overrides)
+    require_slos(settings, pairs)
     protocol.check_schedules(settings, ctx.cfg.seed)
     return new_run(ctx, pairs, settings, request.profile, progress, on_cell)
 
@@ -87,8 +91,14 @@ def resume_run(
         pairs = list(dict.fromkeys((c["framework"], c["scenario"]) for c in man["cells"]))
     run = Run(man, run_dir, on_cell)
     done = run.done()
-    if all(key in done for fw, sc in pairs for key in protocol.cells(settings, fw, sc)):
-        return Outcome(run_dir, run.sweeps())  # nothing to measure: no host touched, no part recorded
+    if (
+        finished(run, pairs, settings)
+        if settings.study
+        else all(key in done for fw, sc in pairs for key in protocol.cells(settings, fw, sc))
+    ):
+        return Outcome(
+            run_dir, run.sweeps(), run.study()
+        )  # nothing to measure: no host touched, no part recorded
     resume.first_part(man)
     ctx.state()
     if settings.engine == "vegeta":
@@ -108,9 +118,12 @@ def measure(
     part = run.start_part(runs.git_sha(), facts)
     table = pricing.current_table(pricing.workspace_folder(ctx.ws))
     run.record_what_prices_it([sc for _, sc in pairs], table)
-    for pair in pairs:
-        measure_pair(ctx, run, pair, settings, part, progress)
-    return Outcome(run.dir, run.sweeps())
+    if settings.study:
+        measure_study(ctx, run, pairs, settings, part, progress)
+    else:
+        for pair in pairs:
+            measure_pair(ctx, run, pair, settings, part, progress)
+    return Outcome(run.dir, run.sweeps(), run.study())
 
 
 def require_own_cores(facts: dict[str, dict[str, Any]]) -> None:

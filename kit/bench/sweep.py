@@ -1,6 +1,10 @@
 """The SLO sweep run on real cells: per payload, the highest rate whose p99 meets the SLO
 (protocol.Sweep decides the rates), recorded in the manifest under `sweeps` after every probe, also
-when Ctrl-C or a lost server cuts it short."""
+when Ctrl-C or a lost server cuts it short.
+
+A sweep is deterministic given its cells' outcomes, so a resumed run replays the probes it holds
+(`step` returns a final cell's record without measuring it again) and goes on from the first it lacks.
+"""
 
 from __future__ import annotations
 
@@ -17,26 +21,37 @@ Step = Callable[[CellKey], dict[str, Any]]
 
 
 def run_sweep(settings: BenchSettings, run: Run, pair: tuple[str, str], step: Step) -> None:
-    assert settings.slo_p99_ms is not None
-    framework, scenario = pair
     for payload in settings.payloads:
-        sweep = protocol.Sweep(
-            settings.slo_p99_ms,
-            start=settings.rates[0],
-            max_rate=settings.sweep_max_rate,
-            max_probes=settings.sweep_max_probes,
-            precision=settings.sweep_precision,
-        )
-        try:
-            while (rate := sweep.next_rate()) is not None:
-                keys = [CellKey(framework, scenario, payload, rate, k) for k in range(settings.repetitions)]
-                outcome, worst, why = protocol.judge([step(key) for key in keys], settings.slo_p99_ms)
-                sweep.record(rate, worst, outcome, why)
-        except KeyboardInterrupt:
-            sweep.stopped = sweep.stopped or "interrupted (Ctrl-C)"
-            raise
-        except ServerGone as gone:
-            sweep.stopped = sweep.stopped or gone.what
-            raise
-        finally:
-            run.record_sweep(f"{framework}/{scenario}/{payload}", sweep.report())
+        sweep_payload(settings, run, pair, payload, step)
+
+
+def sweep_payload(
+    settings: BenchSettings, run: Run, pair: tuple[str, str], payload: str, step: Step
+) -> protocol.Sweep:
+    """One payload's sweep against the scenario's SLO; its report is saved whatever ends it."""
+    framework, scenario = pair
+    slo = settings.slo_for(scenario)
+    assert slo is not None, "settings.resolve refuses a sweep without an SLO"
+    sweep = protocol.Sweep(
+        slo,
+        start=settings.rates[0],
+        max_rate=settings.sweep_max_rate,
+        max_probes=settings.sweep_max_probes,
+        precision=settings.sweep_precision,
+        min_rate=protocol.lowest_judgeable_rate(settings),
+    )
+    try:
+        while (rate := sweep.next_rate()) is not None:
+            keys = [CellKey(framework, scenario, payload, rate, k) for k in range(settings.repetitions)]
+            records = [step(key) for key in keys]
+            outcome, worst, why = protocol.judge(records, slo)
+            sweep.record(rate, worst, outcome, why, protocol.pooled(records, slo))
+    except KeyboardInterrupt:
+        sweep.stopped = sweep.stopped or "interrupted (Ctrl-C)"
+        raise
+    except ServerGone as gone:
+        sweep.stopped = sweep.stopped or gone.what
+        raise
+    finally:
+        run.record_sweep(f"{framework}/{scenario}/{payload}", sweep.report())
+    return sweep

@@ -20,7 +20,7 @@ from kit.cli.base import State, cli, err, live, out
     "--profile",
     type=click.Choice(sorted(config.PROFILES)),
     default=None,
-    help="Bench profile (default: the config's, smoke).",
+    help="Bench profile (default: the config's, study: capacity at each scenario's SLO).",
 )
 @click.option("--engine", type=click.Choice(["kit", "vegeta"]), default=None, help="Load engine (kit).")
 @click.option(
@@ -33,7 +33,11 @@ from kit.cli.base import State, cli, err, live, out
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Measured seconds per cell.")
 @click.option("--reps", type=click.IntRange(min=1), default=None, help="Repetitions per cell.")
 @click.option("--sweep", is_flag=True, default=None, help="Find the highest rate whose p99 meets the SLO.")
-@click.option("--slo-p99-ms", type=click.FloatRange(min=0, min_open=True), help="The sweep's p99 SLO.")
+@click.option(
+    "--slo-p99-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    help="The sweep's p99 SLO in ms (the study's default is per scenario; this sets every scenario's).",
+)
 @click.option("--arrival", type=click.Choice(["constant", "poisson"]), default=None, help="Arrival process.")
 @click.option(
     "--resume",
@@ -109,13 +113,43 @@ def bench(
     run_dir = outcome.run_dir
     done = f"Nothing left to measure in {run_dir.name}: every cell has an outcome."
     out.print(table if table.rows else done)
+    study = outcome.study
     for name, result in outcome.sweeps.items():
+        if name in (study.get("pairs") or {}):
+            continue  # the study's capacity says it, confirmed
         best = "none" if result["best_rate"] is None else f"{result['best_rate']:g} req/s"
         out.print(
             f"Sweep {name}: highest rate with p99 <= {result['slo_p99_ms']:g} ms: {best} "
             f"({result['stopped_because']})"
         )
+    for line in study_lines(study):
+        out.print(line)
     out.print(f"Raw rows and manifest: {run_dir}")
+
+
+def study_lines(study: dict[str, Any]) -> list[str]:
+    """One line per pair's capacity and per scenario's common rate, as the manifest records them."""
+    lines = []
+    for name, pair in (study.get("pairs") or {}).items():
+        cap = pair.get("capacity") or {}
+        slo = pair.get("slo_p99_ms")
+        head = f"Capacity {name} at p99 <= {slo:g} ms: " if slo is not None else f"Capacity {name}: "
+        if cap.get("rate") is None:
+            lines.append(head + f"none ({cap.get('outcome')}: {cap.get('why')})")
+            continue
+        high = "rate cap" if cap.get("high") is None else f"{cap['high']:g}"
+        said = "confirmed" if cap.get("confirmed") else f"unconfirmed: {cap.get('why')}"
+        lines.append(head + f"{cap['rate']:g} req/s, bracket [{cap['low']:g}, {high}) ({said})")
+    for name, common in (study.get("common") or {}).items():
+        if common.get("rate") is None:
+            lines.append(f"Common rate {name}: none ({common.get('why')})")
+        else:
+            who = ", ".join(common.get("frameworks") or [])
+            lines.append(
+                f"Common rate {name}: {common['rate']:g} req/s ({100 * common['fraction']:g} % of "
+                f"{common['of']}'s {common['lowest_capacity']:g} req/s) for {who}"
+            )
+    return lines
 
 
 def _fmt(value: Any) -> str:

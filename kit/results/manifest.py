@@ -57,6 +57,10 @@ class _ManifestParts(TypedDict, total=False):
     # The price table the run was benched with (kit.results.pricing.current_table): file, as_of,
     # source, sha256.
     price_table: dict[str, str]
+    # The study profile's decisions (kit/bench/study.py): `pairs` ("framework/scenario/payload" ->
+    # SLO, lowest rate tried, capacity {rate, low, high, confirmed, outcome, why}, confirmations) and
+    # `common` ("scenario/payload" -> the common rate, how it was chosen, its frameworks and reps).
+    study: dict[str, dict[str, Any]]
 
 
 class Manifest(_ManifestParts):

@@ -2,7 +2,8 @@
 
 A study-sized run (the paper profile: 144 cells, over three hours on one machine) outlives a
 terminal, a laptop lid or a session. `kit bench ... --resume RUN` measures only the cells the
-manifest does not hold a final outcome for, with the settings the run started with, and says in the
+manifest does not hold a final outcome for (a sweep or a study replays the outcomes it holds to know
+which rate comes next: kit/bench/sweep.py), with the settings the run started with, and says in the
 manifest when and on which hosts each later part ran, so that a report can name a run measured in
 parts. Raw rows are never rewritten (store.py): a `partial` cell's files are moved aside to
 `superseded/<part>/`, kept as evidence, before the cell is measured again.
@@ -43,11 +44,6 @@ def check_resumable(man: manifest.Manifest, run_dir: Path, config_hash: str) -> 
         raise KitError(
             f"{run_dir.name} cannot be resumed: its manifest does not record its bench settings",
             "It was made by an older kit; start a new run",
-        )
-    if bench.get("sweep"):
-        raise UsageError(
-            f"{run_dir.name} is a sweep; a sweep's next rate depends on the cells before it",
-            "Run the sweep again as a new run",
         )
     if man["config_hash"] != config_hash:
         raise UsageError(

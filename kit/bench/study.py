@@ -1,0 +1,263 @@
+"""The study (the `study` profile, what `kit bench all` does by default): per scenario, each
+framework's capacity at the scenario's p99 SLO, then every framework at one rate they all sustain.
+
+Scenario by scenario, so that every framework host still serves the scenario when its common pass
+comes (no deploy between them):
+
+1. per framework, per payload: the SLO sweep (kit/bench/sweep.py), then `confirm_reps` repetitions
+   at the rate it found, each judged alone by the same rule as a probe. All met: the capacity is that
+   rate, in the bracket [rate, lowest rate that missed). One missed: the capacity is unconfirmed and
+   falls to the highest rate below it that met, the bracket [that rate, the rate that failed).
+   No rate met: "no capacity at this SLO", with the lowest rate tried;
+2. the common pass: `common_fraction` of the lowest capacity among the scenario's frameworks
+   (rounded down), `common_reps` repetitions for each framework with a capacity. Its repetitions are
+   numbered from COMMON_REP so that they never share a cell with a probe or a confirmation.
+
+Everything is recorded in the manifest under `study` as it is decided (docs/design.md section 4).
+The cells' outcomes decide every rate, so a resumed study replays what it holds and measures only
+what it lacks: a pair whose capacity was decided is not even deployed again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kit.bench import protocol
+from kit.bench.pair import Cells, measure_pair
+from kit.bench.recovery import ServerGone
+from kit.bench.run import Run
+from kit.bench.sweep import Step, sweep_payload
+from kit.config import BenchSettings
+from kit.context import Context, Progress
+from kit.results.cells import CellKey
+
+COMMON_REP = 10
+#: Capacity outcomes that a resumed study keeps (as a resume keeps a skipped or failed cell); a
+#: `cut` one (Ctrl-C, a server gone) is replayed and measured on.
+DECIDED = ("found", "unconfirmed", "none", "skipped", "failed")
+
+
+def measure_study(
+    ctx: Context,
+    run: Run,
+    pairs: list[tuple[str, str]],
+    settings: BenchSettings,
+    part: int,
+    progress: Progress,
+) -> None:
+    for scenario, frameworks in by_scenario(pairs):
+        for framework in frameworks:
+            pair = (framework, scenario)
+            measure_pair(ctx, run, pair, settings, part, progress, StudyPair(settings, run, pair))
+        for payload in settings.payloads:
+            common = plan_common(settings, run, scenario, payload, frameworks)
+            run.record_study("common", f"{scenario}/{payload}", common)
+        for framework in frameworks:
+            keys = common_keys(run, framework, scenario, settings.payloads)
+            if keys:
+                progress(f"common rate: {framework}/{scenario}")
+                measure_pair(
+                    ctx, run, (framework, scenario), settings, part, progress, Cells(keys, ":common")
+                )
+
+
+def finished(run: Run, pairs: list[tuple[str, str]], settings: BenchSettings) -> bool:
+    """True when every pair's capacity is decided and every common cell measured: a resume has
+    nothing to do (checked from the manifest alone, before any host is touched)."""
+    done = run.done()
+    for scenario, frameworks in by_scenario(pairs):
+        if not all(StudyPair(settings, run, (fw, scenario)).nothing_left(run) for fw in frameworks):
+            return False
+        if any(f"{scenario}/{p}" not in (run.study().get("common") or {}) for p in settings.payloads):
+            return False
+        if any(k not in done for fw in frameworks for k in common_keys(run, fw, scenario, settings.payloads)):
+            return False
+    return True
+
+
+def by_scenario(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """The pairs grouped by scenario, scenarios and frameworks in the order first named."""
+    groups: dict[str, list[str]] = {}
+    for framework, scenario in pairs:
+        groups.setdefault(scenario, [])
+        if framework not in groups[scenario]:
+            groups[scenario].append(framework)
+    return list(groups.items())
+
+
+@dataclass
+class StudyPair:
+    """One framework x scenario of the study: per payload its sweep, then the confirmations."""
+
+    settings: BenchSettings
+    run: Run
+    pair: tuple[str, str]
+    stage: str = ""
+
+    def name(self, payload: str) -> str:
+        return "/".join((*self.pair, payload))
+
+    def nothing_left(self, run: Run) -> bool:
+        pairs = run.study().get("pairs") or {}
+        return all(
+            ((pairs.get(self.name(p)) or {}).get("capacity") or {}).get("outcome") in DECIDED
+            for p in self.settings.payloads
+        )
+
+    def measure(self, step: Step) -> None:
+        for payload in self.settings.payloads:
+            self.payload(payload, step)
+
+    def payload(self, payload: str, step: Step) -> None:
+        slo = self.settings.slo_for(self.pair[1])
+        assert slo is not None, "settings.resolve refuses a study pair without an SLO"
+        name, confirms = self.name(payload), Confirmations()
+        sweep: protocol.Sweep | None = None
+        try:
+            sweep = sweep_payload(self.settings, self.run, self.pair, payload, step)
+            if sweep.best is not None:
+                first = self.settings.repetitions
+                for rep in range(first, first + self.settings.confirm_reps):
+                    record = step(CellKey(*self.pair, payload, sweep.best, rep))
+                    outcome, _, why = protocol.judge([record], slo)
+                    confirms.add(rep, outcome, why)
+                    if outcome != "meets":
+                        break
+        except (KeyboardInterrupt, ServerGone) as cut:
+            why = "interrupted (Ctrl-C)" if isinstance(cut, KeyboardInterrupt) else cut.what
+            self.run.record_study("pairs", name, entry(slo, sweep, confirms, cut=why))
+            raise
+        self.run.record_study("pairs", name, entry(slo, sweep, confirms))
+
+    def unrun(self, run: Run, status: str, reason: str) -> None:
+        """Payloads not reached say why; one cut mid-sweep keeps what its sweep recorded."""
+        pairs = run.study().get("pairs") or {}
+        for payload in self.settings.payloads:
+            name = self.name(payload)
+            if name not in pairs or status == "skipped":
+                run.record_study(
+                    "pairs", name, unmeasured(self.settings.slo_for(self.pair[1]), status, reason)
+                )
+
+
+@dataclass
+class Confirmations:
+    """The repetitions at the sweep's best rate, each judged alone: met, missed or unjudged."""
+
+    reps: list[int] | None = None
+    outcomes: list[str] | None = None
+    whys: list[str] | None = None
+
+    def add(self, rep: int, outcome: str, why: str) -> None:
+        self.reps = [*(self.reps or []), rep]
+        self.outcomes = [*(self.outcomes or []), outcome]
+        self.whys = [*(self.whys or []), why]
+
+    def failed(self) -> tuple[int, str, str] | None:
+        """(rep, outcome, why) of the first that did not meet, or None."""
+        for rep, outcome, why in zip(self.reps or [], self.outcomes or [], self.whys or [], strict=True):
+            if outcome != "meets":
+                return rep, outcome, why
+        return None
+
+
+def entry(slo: float, sweep: protocol.Sweep | None, confirms: Confirmations, cut: str = "") -> dict[str, Any]:
+    """The manifest's study record of one pair and payload: its capacity decided from the sweep and
+    the confirmations (module docstring), or why it was not (`cut`: Ctrl-C or a server gone)."""
+    probes = sweep.probes if sweep else []
+    best = sweep.best if sweep else None
+    record = unmeasured(slo, "cut", f"the sweep was cut: {cut}")
+    record["lowest_rate_tried"] = min((p.rate for p in probes), default=None)
+    record["confirm"] = {"rate": best, "reps": confirms.reps or [], "outcomes": confirms.outcomes or []}
+    if cut or sweep is None:
+        return record
+    unjudged = next((p for p in probes if p.outcome == "unjudged"), None)
+    stop = f"{unjudged.rate:g} req/s could not be judged ({unjudged.why})" if unjudged else ""
+    cap = record["capacity"]
+    if best is None:
+        lowest = record["lowest_rate_tried"]
+        cap["outcome"], cap["why"] = ("cut", f"the sweep stopped: {stop}") if unjudged else ("none", "")
+        if not unjudged:
+            cap["why"] = f"no capacity at p99 <= {slo:g} ms" + (
+                f": lowest rate tried {lowest:g} req/s" if lowest else ""
+            )
+        return record
+    failed = confirms.failed()
+    if failed is None:
+        high = None if unjudged else sweep.hi
+        cap.update(rate=best, low=best, high=high, confirmed=True, outcome="found", why="")
+        if high is None:  # the SLO held at every rate judged: the capacity is at least this
+            cap["why"] = f"a lower bound: {stop or sweep.stopped}"
+        return record
+    rep, outcome, why = failed
+    below = max((p.rate for p in probes if p.outcome == "meets" and p.rate < best), default=None)
+    cap.update(rate=below, low=below, high=best, confirmed=False, outcome="unconfirmed")
+    cap["why"] = f"confirmation rep {rep} at {best:g} req/s {outcome}: {why}"
+    return record
+
+
+def unmeasured(slo: float | None, outcome: str, why: str) -> dict[str, Any]:
+    """A pair and payload whose capacity was not measured: `skipped` (the framework cannot run here),
+    `failed` (its deploy failed) or `cut`."""
+    capacity = {"rate": None, "low": None, "high": None, "confirmed": False, "outcome": outcome, "why": why}
+    return {"slo_p99_ms": slo, "lowest_rate_tried": None, "capacity": capacity, "confirm": {}}
+
+
+def plan_common(
+    settings: BenchSettings, run: Run, scenario: str, payload: str, frameworks: list[str]
+) -> dict[str, Any]:
+    """The scenario's common rate: `common_fraction` of the lowest capacity among its frameworks,
+    rounded down; those without a capacity are left out with the reason."""
+    pairs = run.study().get("pairs") or {}
+    rates: dict[str, float] = {}
+    excluded: dict[str, str] = {}
+    for fw in frameworks:
+        cap = (pairs.get(f"{fw}/{scenario}/{payload}") or {}).get("capacity") or {}
+        if cap.get("rate") is not None:
+            rates[fw] = float(cap["rate"])
+        else:
+            excluded[fw] = str(cap.get("why") or "no capacity recorded")
+    fraction = settings.common_fraction
+    base = {"fraction": fraction, "excluded": excluded, "reps": [], "frameworks": []}
+    if not rates:
+        return {
+            **base,
+            "rate": None,
+            "lowest_capacity": None,
+            "of": None,
+            "why": "no framework has a capacity",
+        }
+    of = min(rates, key=lambda fw: (rates[fw], fw))
+    rate = round_down(fraction * rates[of])
+    if rate <= 0:
+        why = f"{fraction:g} x {rates[of]:g} req/s rounds to no rate"
+        return {**base, "rate": None, "lowest_capacity": rates[of], "of": of, "why": why}
+    reps = list(range(COMMON_REP, COMMON_REP + settings.common_reps))
+    return {
+        **base,
+        "rate": rate,
+        "lowest_capacity": rates[of],
+        "of": of,
+        "frameworks": sorted(rates, key=frameworks.index),
+        "reps": reps,
+        "why": "",
+    }
+
+
+def common_keys(run: Run, framework: str, scenario: str, payloads: Iterable[str]) -> list[CellKey]:
+    """The common pass's cells of one framework (none when it has no capacity)."""
+    commons = run.study().get("common") or {}
+    keys = []
+    for payload in payloads:
+        c = commons.get(f"{scenario}/{payload}") or {}
+        if c.get("rate") is not None and framework in c.get("frameworks", []):
+            keys += [CellKey(framework, scenario, payload, float(c["rate"]), r) for r in c["reps"]]
+    return keys
+
+
+def round_down(rate: float) -> float:
+    """Like protocol.round_rate (whole req/s from 10, tenths below), never above `rate`."""
+    return float(math.floor(rate)) if rate >= 10 else math.floor(rate * 10) / 10
