@@ -18,14 +18,17 @@ import polars as pl
 
 from kit.errors import KitError
 from kit.ids import SCENARIOS
-from kit.report import cost_section, plots, tables
+from kit.report import cost_section, plots, study_plots, study_section, tables
 from kit.report.document import Block, Bullets, Heading, Image, Para, Table, to_html, to_markdown
-from kit.results import aggregate, analysis, claims, cost, pricing, repetitions, resume, store
+from kit.report.facts import restart_steps as restart_steps
+from kit.report.facts import run_facts
+from kit.report.facts import shaped_links as shaped_links
+from kit.results import aggregate, analysis, claims, cost, pricing, repetitions, store, study
 from kit.results.analysis import RunData
 from kit.results.price_table import PriceTable
 
 NO_ROWS = "No measured rows in this run."
-OWNED = ("report.md", "report.html", "cells.csv", "groups.csv")
+OWNED = ("report.md", "report.html", "cells.csv", "groups.csv", "answer.csv")
 
 METHOD = (
     "Latency is measured from each request's scheduled send time (open loop, so a stalled server "
@@ -63,6 +66,7 @@ class Report:
     prices: PriceTable
     claims: list[dict[str, str]]
     notes: list[str]
+    answer: pl.DataFrame | None = None  # the study's answer (kit.results.study); None: not a study
 
     @property
     def run_id(self) -> str:
@@ -96,6 +100,7 @@ class Report:
             "groups": self.data.groups.to_dicts(),
             "cost": self.cost.to_dicts(),
             "claims": self.claims,
+            "answer": self.answer.to_dicts() if self.answer is not None else None,
         }
 
 
@@ -112,20 +117,30 @@ def build_report(
     regions = sorted({r for r in [cost.region_of(man) if man else None] if r} | {"us-east-1", "us-west-2"})
     prices, notes = pricing.table_for_report(workspace_prices, refresh_prices=refresh_prices, regions=regions)
     costs = cost.cost_table(data.groups, man, prices)
-    verdicts = claims.check(
-        data.groups, lambda fw, sc: analysis.not_measured_reason(data, fw, sc), data.scenarios
+    answer = study.answer(data, prices) if study.has_study(data) else None
+
+    def reason(framework: str, scenario: str) -> str:
+        return analysis.not_measured_reason(data, framework, scenario)
+
+    verdicts = (
+        claims.check(data.groups, reason, data.scenarios)
+        if answer is None
+        else claims.check_study(answer, reason, data.scenarios)
     )
     out = run_dir / "report"
     try:
         out.mkdir(parents=True, exist_ok=True)
         images = _plots(data, out)
-        report = Report(data, out, [], costs, prices, verdicts, [*data.notes, *notes])
+        report = Report(data, out, [], costs, prices, verdicts, [*data.notes, *notes], answer)
         blocks = _blocks(report, images)
         written = [out / "report.md", out / "report.html", out / "cells.csv", out / "groups.csv"]
         written[0].write_text(to_markdown(blocks))
         written[1].write_text(to_html(blocks, f"Run {report.run_id}"))
         data.cells.write_csv(written[2])
         data.groups.write_csv(written[3])
+        if answer is not None:  # the study's answer, one row per scenario, payload and framework
+            written.append(out / "answer.csv")
+            answer.write_csv(written[-1])
     except (OSError, pl.exceptions.PolarsError) as exc:
         # The report is derived: the run's own files are untouched, and `kit report` rewrites it whole.
         raise (store.io_failure(out, exc) or exc) from exc
@@ -146,7 +161,8 @@ def _plots(data: RunData, out: Path) -> list[Path]:
         key = tuple(prof[c] for c in aggregate.GROUP)
         prof["counted"] = key in counted
         prof["mark"] = marks.get(key, analysis.NOT_COUNTED)
-    images = plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
+    images = study_plots.slo_sweeps(data, out) if study.has_study(data) else []
+    images += plots.latency_cdfs(profiles, out) + plots.latency_boxes(profiles, out)
     images += plots.throughput_latency(data.groups, out, _overloaded_points(data))
     usage = plots.resources(_usage_points(data), out)
     return images + ([usage] if usage else [])
@@ -192,7 +208,10 @@ def _usage_points(data: RunData) -> pl.DataFrame:
 
 def _blocks(report: Report, images: list[Path]) -> list[Block]:
     data = report.data
-    blocks: list[Block] = [Heading(f"Run {report.run_id}", 1), Para(_facts(data))]
+    blocks: list[Block] = [Heading(f"Run {report.run_id}", 1), Para(run_facts(data))]
+    if report.answer is not None:
+        blocks += study_section.blocks(report.answer, study.common_rates(data), images)
+        images = [p for p in images if not study_plots.is_study_plot(p)]
     blocks += [Heading("How to read these figures"), Para(METHOD)]
     if report.problems:
         blocks += [Heading("Problems: what could not be read"), Bullets(report.problems)]
@@ -214,79 +233,20 @@ def _blocks(report: Report, images: list[Path]) -> list[Block]:
     else:
         blocks.append(Para("No telemetry in this run: no CPU, memory or GPU figures."))
     blocks += [Heading("Cost per million inferences"), *_cost_blocks(report)]
-    blocks += [Heading("The study's claims"), Para(CLAIMS_METHOD)]
+    method = CLAIMS_METHOD if report.answer is None else claims.STUDY_METHOD
+    blocks += [Heading("The study's claims"), Para(method)]
     absent = [s for s in SCENARIOS if s not in data.scenarios]
     if absent:
         blocks.append(Para(f"Scenarios this run did not set out to measure: {', '.join(absent)}."))
     blocks += [tables.claims_table(report.claims, overall=True), Heading("Every pair", 3)]
-    blocks.append(tables.claims_table(report.claims, overall=False))
+    evidence = tables.EVIDENCE if report.answer is None else study_section.CLAIMS_EVIDENCE
+    blocks.append(tables.claims_table(report.claims, overall=False, evidence=evidence))
     status = tables.cell_status_lines(data.cell_records())
     if status:
         blocks += [Heading("Cells that did not end ok"), Bullets(status)]
     if images:
         blocks += [Heading("Plots"), *(Image(p, p.stem.replace("_", " ")) for p in images)]
     return blocks
-
-
-def _facts(data: RunData) -> str:
-    man = data.manifest
-    if man is None:
-        return (
-            f"No readable manifest: run facts are unknown; figures come from the raw rows of {data.run_dir}."
-        )
-    facts = (
-        f"Provider {man['provider']}, kit {man['kit_version']} (git {man['git_sha'][:12]}), "
-        f"config hash {man['config_hash']}, created {man['created_at']}."
-    )
-    parts = man.get("parts") or []
-    if len(parts) > 1:
-        facts += f" Measured in {len(parts)} parts (`kit bench all --resume`): " + "; ".join(
-            f"part {k} from {p.get('started_at', '?')} (git {str(p.get('git_sha', '?'))[:12]})"
-            for k, p in enumerate(parts)
-        )
-        changed = resume.changed_facts(man)
-        facts += (
-            ". Hosts' facts changed between parts: " + "; ".join(changed) + "."
-            if changed
-            else "; the hosts' facts (CPU, cores, memory, kernel, OS, Python, link) were the same in "
-            "every part."
-        )
-    restarts = man.get("restarts") or []
-    if restarts:
-        facts += (
-            " Framework services the kit restarted between pairs because their server stopped serving, "
-            "was left overloaded or failed, or its deploy failed (the cells after a restart ran on a fresh "
-            "process): "
-            + "; ".join(
-                f"{r['framework']} on {r['host']} after {r['after']} at {r['at']}: {r['outcome']}"
-                + restart_steps(r.get("steps") or [])
-                for r in restarts
-            )
-            + "."
-        )
-    shaped = shaped_links(man.get("hosts") or {})
-    if shaped:
-        facts += (
-            " Shaped links (the host's own queueing discipline, as it reported it at the start of the run;"
-            " its latencies include the shaping): " + "; ".join(shaped) + "."
-        )
-    return facts
-
-
-#: Queueing disciplines that limit rate or add delay; a host's default (noqueue, fq_codel, mq,
-#: pfifo_fast) does neither.
-SHAPING_QDISCS = ("tbf", "htb", "netem", "cake", "hfsc", "cbq")
-
-
-def shaped_links(hosts: dict[str, Any]) -> list[str]:
-    """`host: dev qdisc ...` for every host whose interface was shaped (remote.FACTS_SCRIPT's `link`)."""
-    out = []
-    for name, facts in sorted(hosts.items()):
-        link = str((facts or {}).get("link") or "")
-        words = link.split()
-        if len(words) > 2 and words[1] == "qdisc" and words[2] in SHAPING_QDISCS:
-            out.append(f"{name}: {link}")
-    return out
 
 
 def _cost_blocks(report: Report) -> list[Block]:
@@ -306,10 +266,3 @@ def _remove_stale(out: Path, keep: list[Path]) -> None:
         owned = path.suffix == ".png" or path.name in OWNED
         if owned and path.is_file() and path not in keep:
             path.unlink()
-
-
-def restart_steps(steps: list[dict[str, Any]]) -> str:
-    """The steps of a restart that needed more than `systemctl restart`, in brackets; "" else."""
-    if len(steps) < 2:
-        return ""
-    return " (" + "; then ".join(f"{s['step']}: {s['outcome']}" for s in steps) + ")"

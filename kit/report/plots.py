@@ -13,7 +13,9 @@ from typing import Any
 
 import polars as pl
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from kit.ids import FRAMEWORKS, SCENARIOS
 from kit.results.analysis import COUNTED, NOT_COUNTED, OVERLOADED
@@ -100,11 +102,12 @@ def throughput_latency(
         fig = Figure(figsize=(8, 4.8))
         ax = fig.subplots()
         part = multi.filter(pl.col("scenario") == scenario)
+        colours: dict[tuple[str, str], str] = {}  # where a server broke is drawn in its line's colour
         for (framework, payload), line in part.group_by(["framework", "payload"], maintain_order=True):
             y = line["p99_ms"].to_numpy()
             lo = (line["p99_ms"] - line["p99_ms_lo"]).fill_null(0).to_numpy()
             hi = (line["p99_ms_hi"] - line["p99_ms"]).fill_null(0).to_numpy()
-            ax.errorbar(
+            drawn = ax.errorbar(
                 line["achieved_rate"].to_numpy(),
                 y,
                 yerr=[lo, hi],
@@ -112,13 +115,13 @@ def throughput_latency(
                 capsize=3,
                 label=f"{framework}, {payload}",
             )
+            colours[(str(framework), str(payload))] = to_hex(drawn.lines[0].get_color())
         for (framework, payload), pts in broke.filter(pl.col("scenario") == scenario).group_by(
             ["framework", "payload"], maintain_order=True
         ):
             label = f"{framework}, {payload} (overloaded: not counted)"
-            ax.scatter(
-                pts["achieved_rate"].to_numpy(), pts["p99_ms"].to_numpy(), marker="x", s=60, label=label
-            )
+            colour = colours.get((str(framework), str(payload))) or ax.plot([], [])[0].get_color()
+            ax.scatter(pts["achieved_rate"], pts["p99_ms"], marker="x", s=60, label=label, color=colour)
         ax.set_yscale("log")
         ax.set_xlabel("achieved rate (req/s, mean of counted repetitions)")
         ax.set_ylabel("p99 latency (ms, log scale)")
@@ -143,6 +146,9 @@ def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
         )
     if have.height == 0:
         return None
+    rates = have.group_by(["framework", "scenario"]).agg(pl.col("rate").n_unique().alias("_n"))
+    if rates["_n"].max() == 1:  # one rate each: points against rate would all sit on one x
+        return _resource_bars(have, out_dir)
     fig = Figure(figsize=(11, 4.5))
     cpu, mem = fig.subplots(1, 2)
     markers = dict(zip(SCENARIOS, "osD^", strict=True))
@@ -170,6 +176,70 @@ def resources(points: pl.DataFrame, out_dir: Path) -> Path | None:
     fig.suptitle(
         "Server resources per framework (means of counted repetitions; hollow: none counted; "
         "cross: overloaded)"
+    )
+    return _save(fig, out_dir / "resources.png")
+
+
+#: mark -> bar hatch: a group that did not count is drawn, but never looks like one that did.
+HATCHES = {COUNTED: "", OVERLOADED: "xx", NOT_COUNTED: "//"}
+
+
+def _resource_bars(have: pl.DataFrame, out_dir: Path) -> Path:
+    """Grouped bars per scenario and payload, one bar per framework: server CPU % and RSS MB, for a
+    run where every framework and scenario was measured at a single rate."""
+    places = sorted(
+        {(r["scenario"], r["payload"]) for r in have.iter_rows(named=True)},
+        key=lambda k: (_rank(k[0], SCENARIOS), _rank(k[1], PAYLOAD_ORDER)),
+    )
+    frameworks = _ordered(have["framework"].unique().to_list(), FRAMEWORKS)
+    width = 0.8 / len(frameworks)
+    fig = Figure(figsize=(max(8.0, 1.2 * len(places) * len(frameworks) + 3), 4.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    legend = []
+    for i, fw in enumerate(frameworks):
+        colour = axes[0].plot([], [])[0].get_color()
+        legend.append(Patch(facecolor=colour, edgecolor="black", label=fw))
+        for ax, column in zip(axes, ("server_cpu_mean_pct", "server_rss_max_mb"), strict=True):
+            for k, (sc, payload) in enumerate(places):
+                row = have.filter(
+                    (pl.col("framework") == fw) & (pl.col("scenario") == sc) & (pl.col("payload") == payload)
+                )
+                if row.height == 0 or row[column][0] is None:
+                    continue
+                value, mark = float(row[column][0]), str(row["mark"][0])
+                x = k - 0.4 + width * (i + 0.5)
+                ax.bar(
+                    x,
+                    value,
+                    width,
+                    color=colour,
+                    hatch=HATCHES.get(mark, ""),
+                    edgecolor="black",
+                )
+                note = f"{value:.0f}" + ("" if mark == COUNTED else f"\n({mark})")
+                ax.annotate(
+                    f"{note}\n@{rate_label(float(row['rate'][0]))}/s",
+                    (x, value),
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
+    for ax, title in zip(
+        axes,
+        ("server CPU, mean over the measured phase (% of its CPUs)", "server resident memory, max (MB)"),
+        strict=True,
+    ):
+        ax.set_xticks(range(len(places)), [f"{sc}\n{payload}" for sc, payload in places])
+        ax.set_ylabel(title, fontsize=8)
+        ax.margins(y=0.2)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(handles=legend, fontsize=7)
+    fig.suptitle(
+        "Server resources per framework, at the one rate each was measured at\n(means of counted "
+        "repetitions; hatched //: none counted, xx: overloaded)",
+        fontsize=10,
     )
     return _save(fig, out_dir / "resources.png")
 
@@ -206,7 +276,8 @@ def _ordered(values: list[str], known: Sequence[str]) -> list[str]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a figure laid out by its own engine keeps it
+        fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     # No timestamp in the PNG's metadata: a rebuilt report is byte for byte the same.
     fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})

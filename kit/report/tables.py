@@ -183,7 +183,10 @@ def _estimated(fmt: Format) -> Format:
     return lambda v: f"{fmt(v)} (estimate)"
 
 
-def claims_table(rows: Sequence[Mapping[str, str]], *, overall: bool) -> Table:
+EVIDENCE = "evidence (p50 ms, mean [95 % CI])"
+
+
+def claims_table(rows: Sequence[Mapping[str, str]], *, overall: bool, evidence: str = EVIDENCE) -> Table:
     """The `overall` verdict of each claim per scenario, or (overall=False) every pair behind them."""
     keep = [r for r in rows if (r["comparison"] == "overall") == overall]
     if overall:
@@ -193,7 +196,7 @@ def claims_table(rows: Sequence[Mapping[str, str]], *, overall: bool) -> Table:
             [[r["claim"], r["scenario"], f"**{r['verdict']}**", r["evidence"]] for r in keep],
         )
     return Table(
-        ["claim", "scenario", "comparison", "verdict", "evidence (p50 ms, mean [95 % CI])"],
+        ["claim", "scenario", "comparison", "verdict", evidence],
         [False] * 5,
         [[r["claim"], r["scenario"], r["comparison"], r["verdict"], r["evidence"]] for r in keep],
     )
