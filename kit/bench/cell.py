@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from kit import deploy, frameworks, scenarios
-from kit.bench import protocol
+from kit.bench import protocol, slo
 from kit.config import BenchSettings
 from kit.context import Context
 from kit.errors import DiskFullError, KitError
@@ -93,9 +93,9 @@ def measure(
         where = key.telemetry_path(run_dir)
         summary["telemetry"] = store_telemetry(fetched, where, key.framework, plan, engine, rows, warnings)
     summary["warnings"] = warnings
-    slo = settings.slo_for(key.scenario)
-    if slo is not None:
-        summary["slo"] = protocol.slo_record(rows, slo)
+    slo_ms = settings.slo_for(key.scenario)
+    if slo_ms is not None:
+        summary["slo"] = slo.slo_record(rows, slo_ms)
     if interrupted:
         reason = "interrupted (Ctrl-C): rows so far kept"
         return {**record, "status": "partial", "reason": reason, "summary": summary}

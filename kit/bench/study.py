@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kit.bench import protocol
+from kit.bench import slo
 from kit.bench.pair import Cells, measure_pair
 from kit.bench.recovery import ServerGone
 from kit.bench.run import Run
@@ -112,25 +112,25 @@ class StudyPair:
             self.payload(payload, step)
 
     def payload(self, payload: str, step: Step) -> None:
-        slo = self.settings.slo_for(self.pair[1])
-        assert slo is not None, "settings.resolve refuses a study pair without an SLO"
+        slo_ms = self.settings.slo_for(self.pair[1])
+        assert slo_ms is not None, "settings.resolve refuses a study pair without an SLO"
         name, confirms = self.name(payload), Confirmations()
-        sweep: protocol.Sweep | None = None
+        sweep: slo.Sweep | None = None
         try:
             sweep = sweep_payload(self.settings, self.run, self.pair, payload, step)
             if sweep.best is not None:
                 first = self.settings.repetitions
                 for rep in range(first, first + self.settings.confirm_reps):
                     record = step(CellKey(*self.pair, payload, sweep.best, rep))
-                    outcome, _, why = protocol.judge([record], slo)
+                    outcome, _, why = slo.judge([record], slo_ms)
                     confirms.add(rep, outcome, why)
                     if outcome != "meets":
                         break
         except (KeyboardInterrupt, ServerGone) as cut:
             why = "interrupted (Ctrl-C)" if isinstance(cut, KeyboardInterrupt) else cut.what
-            self.run.record_study("pairs", name, entry(slo, sweep, confirms, cut=why))
+            self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms, cut=why))
             raise
-        self.run.record_study("pairs", name, entry(slo, sweep, confirms))
+        self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms))
 
     def unrun(self, run: Run, status: str, reason: str) -> None:
         """Payloads not reached say why; one cut mid-sweep keeps what its sweep recorded."""
@@ -164,12 +164,12 @@ class Confirmations:
         return None
 
 
-def entry(slo: float, sweep: protocol.Sweep | None, confirms: Confirmations, cut: str = "") -> dict[str, Any]:
+def entry(slo_ms: float, sweep: slo.Sweep | None, confirms: Confirmations, cut: str = "") -> dict[str, Any]:
     """The manifest's study record of one pair and payload: its capacity decided from the sweep and
     the confirmations (module docstring), or why it was not (`cut`: Ctrl-C or a server gone)."""
     probes = sweep.probes if sweep else []
     best = sweep.best if sweep else None
-    record = unmeasured(slo, "cut", f"the sweep was cut: {cut}")
+    record = unmeasured(slo_ms, "cut", f"the sweep was cut: {cut}")
     record["lowest_rate_tried"] = min((p.rate for p in probes), default=None)
     record["confirm"] = {"rate": best, "reps": confirms.reps or [], "outcomes": confirms.outcomes or []}
     if cut or sweep is None:
@@ -181,7 +181,7 @@ def entry(slo: float, sweep: protocol.Sweep | None, confirms: Confirmations, cut
         lowest = record["lowest_rate_tried"]
         cap["outcome"], cap["why"] = ("cut", f"the sweep stopped: {stop}") if unjudged else ("none", "")
         if not unjudged:
-            cap["why"] = f"no capacity at p99 <= {slo:g} ms" + (
+            cap["why"] = f"no capacity at p99 <= {slo_ms:g} ms" + (
                 f": lowest rate tried {lowest:g} req/s" if lowest else ""
             )
         return record
@@ -199,11 +199,11 @@ def entry(slo: float, sweep: protocol.Sweep | None, confirms: Confirmations, cut
     return record
 
 
-def unmeasured(slo: float | None, outcome: str, why: str) -> dict[str, Any]:
+def unmeasured(slo_ms: float | None, outcome: str, why: str) -> dict[str, Any]:
     """A pair and payload whose capacity was not measured: `skipped` (the framework cannot run here),
     `failed` (its deploy failed) or `cut`."""
     capacity = {"rate": None, "low": None, "high": None, "confirmed": False, "outcome": outcome, "why": why}
-    return {"slo_p99_ms": slo, "lowest_rate_tried": None, "capacity": capacity, "confirm": {}}
+    return {"slo_p99_ms": slo_ms, "lowest_rate_tried": None, "capacity": capacity, "confirm": {}}
 
 
 def plan_common(
@@ -259,5 +259,5 @@ def common_keys(run: Run, framework: str, scenario: str, payloads: Iterable[str]
 
 
 def round_down(rate: float) -> float:
-    """Like protocol.round_rate (whole req/s from 10, tenths below), never above `rate`."""
+    """Like slo.round_rate (whole req/s from 10, tenths below), never above `rate`."""
     return float(math.floor(rate)) if rate >= 10 else math.floor(rate * 10) / 10

@@ -1,5 +1,5 @@
 """The SLO sweep run on real cells: per payload, the highest rate whose p99 meets the SLO
-(protocol.Sweep decides the rates), recorded in the manifest under `sweeps` after every probe, also
+(slo.Sweep decides the rates), recorded in the manifest under `sweeps` after every probe, also
 when Ctrl-C or a lost server cuts it short.
 
 A sweep is deterministic given its cells' outcomes, so a resumed run replays the probes it holds
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kit.bench import protocol
+from kit.bench import slo
 from kit.bench.recovery import ServerGone
 from kit.bench.run import Run
 from kit.config import BenchSettings
@@ -27,25 +27,26 @@ def run_sweep(settings: BenchSettings, run: Run, pair: tuple[str, str], step: St
 
 def sweep_payload(
     settings: BenchSettings, run: Run, pair: tuple[str, str], payload: str, step: Step
-) -> protocol.Sweep:
+) -> slo.Sweep:
     """One payload's sweep against the scenario's SLO; its report is saved whatever ends it."""
     framework, scenario = pair
-    slo = settings.slo_for(scenario)
-    assert slo is not None, "settings.resolve refuses a sweep without an SLO"
-    sweep = protocol.Sweep(
-        slo,
+    slo_ms = settings.slo_for(scenario)
+    assert slo_ms is not None, "settings.resolve refuses a sweep without an SLO"
+    sweep = slo.Sweep(
+        slo_ms,
         start=settings.rates[0],
         max_rate=settings.sweep_max_rate,
         max_probes=settings.sweep_max_probes,
         precision=settings.sweep_precision,
-        min_rate=protocol.lowest_judgeable_rate(settings),
+        min_rate=slo.lowest_judgeable_rate(settings),
     )
     try:
         while (rate := sweep.next_rate()) is not None:
             keys = [CellKey(framework, scenario, payload, rate, k) for k in range(settings.repetitions)]
             records = [step(key) for key in keys]
-            outcome, worst, why = protocol.judge(records, slo)
-            sweep.record(rate, worst, outcome, why, protocol.pooled(records, slo))
+            outcome, worst, why = slo.judge(records, slo_ms)
+            counts = slo.pooled(records, slo_ms)
+            sweep.record(rate, worst, outcome, why, counts[:2] if counts else None)
     except KeyboardInterrupt:
         sweep.stopped = sweep.stopped or "interrupted (Ctrl-C)"
         raise

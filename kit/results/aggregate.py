@@ -17,7 +17,8 @@ Definitions (all times in ms):
   cell of n requests thus achieves exactly `rate`; under Poisson arrivals it is the draw's own rate.
 - valid: false when the client, not the server, shaped the cell: it sent under 99 % of its
   schedule's rate, or its send lag could have moved the latency figures (kit.results.validity
-  states the rules and why). `invalid_reason` says which.
+  states the rules and why). `invalid_reason` says which; `rate_short` whether it was the rate
+  (the client offered less than the load), not only the lag.
 
 Quantiles interpolate linearly between order statistics (Polars' "linear", numpy's default), so a
 small cell gives the figures numpy or a spreadsheet would.
@@ -206,6 +207,7 @@ _COLUMNS = [
     "error_rate",
     "valid",
     "invalid_reason",
+    "rate_short",
 ]
 
 #: cell_stats' columns, in order: the compact summary's, with the extra figures beside their kin.
@@ -235,6 +237,7 @@ CELL_STATS = [
     "error_rate",
     "valid",
     "invalid_reason",
+    "rate_short",
 ]
 
 

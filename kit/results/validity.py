@@ -118,7 +118,13 @@ def verdict() -> list[pl.Expr]:
             "{}: the client was the bottleneck", pl.concat_str(parts, separator=" and ", ignore_nulls=True)
         )
     )
-    return [(~bad).alias("valid"), reason.otherwise(pl.lit("")).alias("invalid_reason")]
+    # `rate_short` apart: a client that only lagged still offered the whole load (its lag is in the
+    # latency, so an SLO met despite it is met: kit/bench/protocol.py judge); one that fell short did not.
+    return [
+        (~bad).alias("valid"),
+        reason.otherwise(pl.lit("")).alias("invalid_reason"),
+        short.alias("rate_short"),
+    ]
 
 
 def _limit(figure_ms: pl.Expr) -> pl.Expr:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from kit import config
-from kit.bench import protocol
+from kit.bench import protocol, slo
 from kit.errors import UsageError
 from kit.load.plan import Phase
 from kit.results import aggregate
@@ -152,9 +152,9 @@ def test_a_busy_client_is_a_warning() -> None:
 
 
 # --- the SLO sweep -------------------------------------------------------------------------------
-def sweep_against(capacity: float, **kw: Any) -> protocol.Sweep:
+def sweep_against(capacity: float, **kw: Any) -> slo.Sweep:
     """A server whose p99 meets the SLO exactly up to `capacity` req/s."""
-    sweep = protocol.Sweep(100.0, **{"start": 50.0, "max_rate": 20000.0, "max_probes": 20, **kw})
+    sweep = slo.Sweep(100.0, **{"start": 50.0, "max_rate": 20000.0, "max_probes": 20, **kw})
     while (rate := sweep.next_rate()) is not None:
         meets = rate <= capacity
         sweep.record(rate, 40.0 if meets else 900.0, "meets" if meets else "misses")
@@ -187,7 +187,7 @@ def test_the_sweep_stops_at_its_caps() -> None:
 
 
 def test_a_probe_that_cannot_be_judged_ends_the_sweep() -> None:
-    sweep = protocol.Sweep(100.0, start=50.0, max_rate=1000.0, max_probes=8)
+    sweep = slo.Sweep(100.0, start=50.0, max_rate=1000.0, max_probes=8)
     sweep.record(sweep.next_rate() or 0, 10.0, "meets")
     sweep.record(sweep.next_rate() or 0, None, "unjudged", "rep 0 is invalid: send-lag p99 2 ms > 1 ms")
     assert sweep.next_rate() is None and sweep.best == 50
@@ -207,18 +207,18 @@ def cell(rep: int, status: str = "ok", p99: float | None = 20.0, error_rate: flo
 
 
 def test_judge_takes_the_worst_repetition() -> None:
-    assert protocol.judge([cell(0), cell(1, p99=60.0)], 50.0) == ("misses", 60.0, "p99 60.0 ms > SLO 50 ms")
-    assert protocol.judge([cell(0), cell(1, p99=45.0)], 50.0) == ("meets", 45.0, "")
-    assert protocol.judge([cell(0), cell(1, error_rate=0.02)], 50.0)[:2] == ("misses", 20.0)
-    assert protocol.judge([cell(0, status="failed", p99=None)], 50.0)[0] == "misses"
+    assert slo.judge([cell(0), cell(1, p99=60.0)], 50.0) == ("misses", 60.0, "p99 60.0 ms > SLO 50 ms")
+    assert slo.judge([cell(0), cell(1, p99=45.0)], 50.0) == ("meets", 45.0, "")
+    assert slo.judge([cell(0), cell(1, error_rate=0.02)], 50.0)[:2] == ("misses", 20.0)
+    assert slo.judge([cell(0, status="failed", p99=None)], 50.0)[0] == "misses"
     overloaded = cell(1, status="overloaded", p99=10_000.0, error_rate=0.96)
     overloaded["reason"] = "48/50 measured requests failed"
-    assert protocol.judge([cell(0), overloaded], 50.0) == (
+    assert slo.judge([cell(0), overloaded], 50.0) == (
         "misses",
         10_000.0,
         "rep 1 overloaded: 48/50 measured requests failed",
     )
-    assert protocol.judge([cell(0), cell(1, status="invalid")], 50.0) == (
+    assert slo.judge([cell(0), cell(1, status="invalid")], 50.0) == (
         "unjudged",
         20.0,
         "rep 1 is invalid: why",
@@ -295,21 +295,21 @@ STUDY = config.PROFILES["study"]
 
 def test_a_measured_phase_holds_the_requests_a_p99_verdict_needs() -> None:
     # 300 + 3 sqrt(300) = 352 requests: 71 s at 5 req/s, the 10 s floor from 36 req/s, capped at 120 s
-    assert protocol.measured_seconds(STUDY, 5.0) == 71.0
-    assert protocol.measured_seconds(STUDY, 40.0) == 10.0
-    assert protocol.measured_seconds(STUDY, 1.0) == 120.0
-    assert protocol.measured_seconds(SMOKE, 1.0) == SMOKE.duration_s  # no least count: as set
+    assert slo.measured_seconds(STUDY, 5.0) == 71.0
+    assert slo.measured_seconds(STUDY, 40.0) == 10.0
+    assert slo.measured_seconds(STUDY, 1.0) == 120.0
+    assert slo.measured_seconds(SMOKE, 1.0) == SMOKE.duration_s  # no least count: as set
     assert protocol.phases(STUDY, 5.0)[-1] == Phase("measure", 5.0, 71.0)
     # below 352 / 120 s = 2.9 req/s no probe could show the SLO met: the sweep halves no further
-    assert protocol.lowest_judgeable_rate(STUDY) == pytest.approx(351.96 / 120, abs=0.001)
-    assert protocol.lowest_judgeable_rate(SMOKE) == 1.0
+    assert slo.lowest_judgeable_rate(STUDY) == pytest.approx(351.96 / 120, abs=0.001)
+    assert slo.lowest_judgeable_rate(SMOKE) == 1.0
 
 
 def test_requests_over_the_slo_count_failures_and_latency_from_the_scheduled_send() -> None:
     rows = engine_rows("bentoml_one_reset.engine.csv")  # 250 measured, one reset, p99 ~ 20 ms
-    assert protocol.slo_counts(rows, 50.0) == (250, 1)  # the reset counts as over
-    assert protocol.slo_counts(rows, 10.0) == (250, 11)
-    record = protocol.slo_record(rows, 50.0)
+    assert slo.slo_counts(rows, 50.0) == (250, 1)  # the reset counts as over
+    assert slo.slo_counts(rows, 10.0) == (250, 11)
+    record = slo.slo_record(rows, 50.0)
     assert (record["requests"], record["over"], record["verdict"]) == (250, 1, "unproven")
     assert record["why"].endswith("(needs 473 with 1 over)")
 
@@ -321,13 +321,44 @@ def slo_cell(rep: int, requests: int, over: int, slo: float = 50.0) -> dict[str,
 
 
 def test_judge_pools_the_repetitions_requests_for_the_tail() -> None:
-    assert protocol.judge([slo_cell(0, 300, 0)], 50.0) == ("meets", 20.0, "")
+    assert slo.judge([slo_cell(0, 300, 0)], 50.0) == ("meets", 20.0, "")
     # one slow request in 300 leaves p99 <= SLO unproven: the probe misses, saying why
-    outcome, _, why = protocol.judge([slo_cell(0, 300, 1)], 50.0)
+    outcome, _, why = slo.judge([slo_cell(0, 300, 1)], 50.0)
     assert outcome == "misses" and "needs 473 with 1 over" in why
     # ... and two repetitions of 300 with that one show it
-    assert protocol.judge([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0)[0] == "meets"
-    assert protocol.pooled([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0) == (600, 1)
+    assert slo.judge([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0)[0] == "meets"
+    assert slo.pooled([slo_cell(0, 300, 1), slo_cell(1, 300, 0)], 50.0) == (600, 1, 1)
     # counted against another SLO (or not at all): judged by the measured p99 as before
-    assert protocol.pooled([slo_cell(0, 300, 0, slo=80.0)], 50.0) is None
-    assert protocol.judge([slo_cell(0, 10, 0, slo=80.0)], 50.0) == ("meets", 20.0, "")
+    assert slo.pooled([slo_cell(0, 300, 0, slo=80.0)], 50.0) is None
+    assert slo.judge([slo_cell(0, 10, 0, slo=80.0)], 50.0) == ("meets", 20.0, "")
+
+
+def lagging(
+    rep: int, requests: int, over: int, over_from_sent: int, rate_short: bool = False
+) -> dict[str, Any]:
+    record = slo_cell(rep, requests, over)
+    record["status"], record["reason"] = (
+        "invalid",
+        "send-lag p99 2.7 ms > 1 ms: the client was the bottleneck",
+    )
+    record["summary"]["slo"]["over_from_sent"] = over_from_sent
+    record["summary"]["rate_short"] = rate_short
+    return record
+
+
+def test_a_lagging_client_is_judged_where_its_lag_cannot_change_the_verdict() -> None:
+    # 33 of 381 over 100 ms from the schedule: 20 of them even from the actual sends: missed for sure
+    outcome, _, why = slo.judge([lagging(0, 381, 33, 20)], 50.0)
+    assert outcome == "misses" and why.startswith("20 of 381 requests over 50 ms or failed (more than 1 %)")
+    assert "timed from the actual sends (the client's lag left out; rep 0 is invalid: send-lag" in why
+    # none over even with the lag counted, from a client that sent its whole schedule: met for sure
+    outcome, _, why = slo.judge([lagging(0, 400, 0, 0)], 50.0)
+    assert outcome == "meets" and why.startswith("met with the client's lag counted in the latency")
+    # the same from a client that fell short of its rate: the server did not get the load
+    assert slo.judge([lagging(0, 400, 0, 0, rate_short=True)], 50.0)[0] == "unjudged"
+    # the lag could have made the difference: over from the schedule, not from the actual sends
+    outcome, _, why = slo.judge([lagging(0, 400, 9, 1)], 50.0)
+    assert (outcome, why) == (
+        "unjudged",
+        "rep 0 is invalid: send-lag p99 2.7 ms > 1 ms: the client was the bottleneck",
+    )

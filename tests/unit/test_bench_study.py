@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kit import config
-from kit.bench import protocol, study
+from kit.bench import slo, study
 from kit.bench.run import Run
 from kit.results import manifest
 from kit.results.cells import CellKey
@@ -35,7 +35,7 @@ Server = Callable[[CellKey], int]  # the requests over the SLO of a cell
 def capacity(c: float) -> Server:
     """A server that meets the SLO at rates up to `c` and misses it (5 % over) above."""
     return lambda key: (
-        0 if key.rate <= c else math.ceil(0.05 * key.rate * protocol.measured_seconds(STUDY, key.rate))
+        0 if key.rate <= c else math.ceil(0.05 * key.rate * slo.measured_seconds(STUDY, key.rate))
     )
 
 
@@ -53,10 +53,10 @@ class Bench:
         if self.cut_at is not None and len(self.measured) == self.cut_at:
             raise KeyboardInterrupt
         self.measured.append(key)
-        n = math.ceil(key.rate * protocol.measured_seconds(STUDY, key.rate))
+        n = math.ceil(key.rate * slo.measured_seconds(STUDY, key.rate))
         over = self.server(key)
-        slo = {"slo_p99_ms": STUDY.slo_for(key.scenario), "requests": n, "over": over}
-        summary = {"p99_ms": 50.0 if over == 0 else 300.0, "error_rate": 0.0, "slo": slo}
+        account = {"slo_p99_ms": STUDY.slo_for(key.scenario), "requests": n, "over": over}
+        summary = {"p99_ms": 50.0 if over == 0 else 300.0, "error_rate": 0.0, "slo": account}
         record = {**key.as_dict(), "status": "ok", "reason": "", "summary": summary}
         self.run.record(record)
         return record
