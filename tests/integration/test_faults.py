@@ -28,6 +28,7 @@ from kit.provision import image, lxd
 
 SERVER, SERVER_IP, CLIENT_IP = "kit-srv-mlserver", "10.78.0.23", "10.78.0.10"
 CONFIG = """
+profile = "smoke"
 frameworks = ["mlserver"]
 scenarios = ["malware"]
 [bench]

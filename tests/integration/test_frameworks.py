@@ -138,7 +138,7 @@ def test_tfserving_is_recorded_unavailable_never_substituted(home: Path) -> None
 
 def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
     (home / "skip.toml").write_text(
-        'frameworks = ["tfserving"]\n[bench]\nrates = [5]\nduration_s = 1\nwarmup_s = 0\n'
+        'profile = "smoke"\nframeworks = ["tfserving"]\n[bench]\nrates = [5]\nduration_s = 1\nwarmup_s = 0\n'
     )
     result = kit("--config", str(home / "skip.toml"), "bench", "tfserving", "crypto")
     assert result.exit_code == 0, result.stderr
@@ -149,6 +149,57 @@ def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
     ]
 
 
+def test_the_study_finds_a_capacity_confirms_it_and_measures_the_common_rate(home: Path) -> None:
+    # The study at its smallest: TorchServe serves malware at 100 and 200 req/s (two probes), one
+    # confirmation, one repetition at the common rate; TF Serving is recorded skipped, with why. Each
+    # measured phase still holds the 300 requests a p99 verdict needs (the profile's least count).
+    config = home / "study.toml"
+    config.write_text(
+        'profile = "study"\nframeworks = ["tfserving", "torchserve"]\nscenarios = ["malware"]\n[bench]\n'
+        "rates = [100]\nduration_s = 2\nwarmup_s = 1\nsweep_max_probes = 2\nconfirm_reps = 1\n"
+        "common_reps = 1\nmax_duration_s = 10\n"
+    )
+    result = kit("--config", str(config), "bench", "all")
+    assert result.exit_code == 0, result.stderr
+    run = max((home / "results").iterdir(), key=lambda p: p.stat().st_mtime)
+    man = json.loads((run / "manifest.json").read_text())
+    pairs = man["study"]["pairs"]
+    skipped = pairs["tfserving/malware/small"]["capacity"]
+    assert (skipped["outcome"], skipped["why"].split(":")[0]) == (
+        "skipped",
+        "tensorflow_model_server unavailable on this host",
+    )
+    entry = pairs["torchserve/malware/small"]
+    cap, slo = entry["capacity"], entry["slo_p99_ms"]
+    assert slo == 100.0 and entry["lowest_rate_tried"] == 100.0  # malware's default SLO, the first rate
+    probes = {c["rate"]: c for c in man["cells"] if c["framework"] == "torchserve" and c["rep"] == 0}
+    assert set(probes) <= {100.0, 200.0} and 100.0 in probes
+    for c in probes.values():  # every verdict rests on at least the least count
+        assert c["status"] != "ok" or c["summary"]["slo"]["requests"] >= 300, c
+    common = man["study"]["common"]["malware/small"]
+    if cap["outcome"] == "found":
+        assert cap["confirmed"] and cap["rate"] in (100.0, 200.0)
+        assert entry["confirm"] == {"rate": cap["rate"], "reps": [1], "outcomes": ["meets"]}
+        assert (common["rate"], common["of"], common["frameworks"]) == (
+            cap["rate"] / 2,
+            "torchserve",
+            ["torchserve"],
+        )
+        (at_common,) = [c for c in man["cells"] if c["rep"] == 10]
+        assert at_common["rate"] == common["rate"] and at_common["status"] in ("ok", "invalid"), at_common
+    else:  # this machine's two cores are shared by everything: a starved client leaves a probe unjudged
+        assert cap["outcome"] in ("unconfirmed", "none", "cut") and cap["why"], cap
+    assert "tfserving" in common["excluded"]
+    assert "Capacity torchserve/malware/small at p99 <= 100 ms: " in result.stdout
+    # Everything decided: a resume has nothing to do and touches no host.
+    again = kit("--config", str(config), "bench", "all", "--resume", run.name)
+    assert again.exit_code == 0 and "Nothing left to measure" in again.stdout, again.stdout
+    assert kit("--config", str(config), "report", run.name).exit_code == 0
+    text = (run / "report" / "report.md").read_text()
+    assert text.index("The answer: cheapest at the SLO") < text.index("How to read these figures")
+    assert (run / "report" / "answer.csv").exists()
+
+
 def test_a_hung_server_is_restarted_before_its_next_pair(
     home: Path, kit_with_fault: Callable[..., Any]
 ) -> None:
@@ -157,7 +208,7 @@ def test_a_hung_server_is_restarted_before_its_next_pair(
     # every process of its unit is stopped (SIGSTOP) during the first pair's first cell.
     config = home / "hung.toml"
     config.write_text(
-        'frameworks = ["torchserve"]\nscenarios = ["malware", "crypto"]\n[bench]\nrates = [10, 11]\n'
+        'profile = "smoke"\nframeworks = ["torchserve"]\nscenarios = ["malware", "crypto"]\n[bench]\nrates = [10, 11]\n'
         "duration_s = 8\nwarmup_s = 1\ntimeout_s = 2\nrecover_s = 90\n"
     )
     hang = ["lxc", "exec", "kit-srv-torchserve", "--", "systemctl", "kill", "--signal=SIGSTOP", "torchserve"]
@@ -200,7 +251,7 @@ def test_an_overloaded_pair_is_restarted_killed_first_when_the_restart_hangs(hom
     # for real and the unit is killed (SIGKILL) and started: both steps recorded.
     config = home / "overloaded.toml"
     config.write_text(
-        'frameworks = ["mlflow"]\nscenarios = ["image", "malware"]\n[bench]\nrates = [10]\n'
+        'profile = "smoke"\nframeworks = ["mlflow"]\nscenarios = ["image", "malware"]\n[bench]\nrates = [10]\n'
         "duration_s = 4\nwarmup_s = 1\ntimeout_s = 1\nrecover_s = 120\nrestart_s = 0.2\n"
     )
     result = kit("--config", str(config), "bench", "all")

@@ -29,6 +29,7 @@ from kit.provision import lxd
 #: tests are about.
 RATE = 10
 CONFIG = f"""
+profile = "smoke"
 frameworks = ["mlserver"]
 scenarios = ["malware"]
 [bench]
