@@ -135,7 +135,10 @@ def study_lines(study: dict[str, Any]) -> list[str]:
         slo = pair.get("slo_p99_ms")
         head = f"Capacity {name} at p99 <= {slo:g} ms: " if slo is not None else f"Capacity {name}: "
         if cap.get("rate") is None:
-            lines.append(head + f"none ({cap.get('outcome')}: {cap.get('why')})")
+            said = (
+                cap.get("why") if cap.get("outcome") == "none" else f"{cap.get('outcome')}: {cap.get('why')}"
+            )
+            lines.append(head + f"none ({said})")
             continue
         high = "rate cap" if cap.get("high") is None else f"{cap['high']:g}"
         said = "confirmed" if cap.get("confirmed") else f"unconfirmed: {cap.get('why')}"

@@ -81,3 +81,45 @@ def test_a_bad_rate_in_the_config_file_is_refused_too(kit, home: Path, lines: Er
         f"Error: {cfg}: rates: rates must be above 0 req/s, got [0.0]",
         "Hint: See README.md, section Configuration, for every key and its allowed values",
     ]
+
+
+def test_the_study_is_summed_up_one_line_per_capacity_and_common_rate() -> None:
+    from kit.cli.bench_command import study_lines
+
+    study = {
+        "pairs": {
+            "torchserve/malware/small": {
+                "slo_p99_ms": 100.0,
+                "capacity": {
+                    "rate": 180.0,
+                    "low": 180.0,
+                    "high": 200.0,
+                    "confirmed": True,
+                    "outcome": "found",
+                },
+            },
+            "mlflow/malware/small": {
+                "slo_p99_ms": 100.0,
+                "capacity": {
+                    "rate": None,
+                    "outcome": "none",
+                    "why": "no capacity at p99 <= 100 ms: lowest rate tried 5 req/s",
+                },
+            },
+        },
+        "common": {
+            "malware/small": {
+                "rate": 90.0,
+                "fraction": 0.5,
+                "of": "torchserve",
+                "lowest_capacity": 180.0,
+                "frameworks": ["torchserve"],
+            }
+        },
+    }
+    assert study_lines(study) == [
+        "Capacity torchserve/malware/small at p99 <= 100 ms: 180 req/s, bracket [180, 200) (confirmed)",
+        "Capacity mlflow/malware/small at p99 <= 100 ms: none (no capacity at p99 <= 100 ms: lowest rate "
+        "tried 5 req/s)",
+        "Common rate malware/small: 90 req/s (50 % of torchserve's 180 req/s) for torchserve",
+    ]
