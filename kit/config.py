@@ -57,6 +57,9 @@ class BenchSettings(Frozen):
     sweep_max_rate: float = Field(default=20000.0, gt=0)
     sweep_max_probes: int = Field(default=8, ge=1)
     sweep_precision: float = Field(default=0.05, gt=0, lt=1)
+    # A probe whose tail is unproven (too few requests to show p99 <= SLO, kit/results/tail.py) gets
+    # up to this many more repetitions, pooled, before it counts as a miss.
+    sweep_extend_reps: int = Field(default=2, ge=0)
     # The study (kit/bench/study.py): per pair the SLO sweep, `confirm_reps` repetitions at the rate it
     # found, then every framework of a scenario at `common_fraction` of the lowest capacity among them.
     study: bool = False
@@ -66,7 +69,8 @@ class BenchSettings(Frozen):
     common_reps: int = Field(default=3, ge=1)
     common_fraction: float = Field(default=0.5, gt=0, le=1)
     # A measured phase lasts at least long enough to hold this many requests at its rate (an SLO
-    # verdict needs them: kit/results/tail.py), up to `max_duration_s`.
+    # verdict needs them: kit/results/tail.py), up to `max_duration_s`. A sweep's phases hold at
+    # least the tail rule's least count whatever this says.
     min_requests: int = Field(default=0, ge=0)
     max_duration_s: float = Field(default=120.0, gt=0)
     # CPU, memory and GPU of the server's framework and of the client, sampled during every cell.

@@ -27,11 +27,18 @@ from kit.results import tail, validity
 MAX_SWEEP_ERROR_RATE = validity.MAX_ERROR_RATE
 
 
+def least_requests(settings: BenchSettings) -> int:
+    """The requests a measured phase must hold: `min_requests`, and under a sweep at least the tail
+    rule's least count (a p99 verdict from fewer could only ever be `unproven`)."""
+    least = tail.least_count() + 1 if settings.sweep else 0
+    return max(settings.min_requests, least)
+
+
 def measured_seconds(settings: BenchSettings, rate: float) -> float:
     """The measured phase's length: `duration_s`, stretched (up to `max_duration_s`) so that it holds
-    `min_requests` at the rate. Poisson counts scatter by their square root: asking for m + 3 sqrt(m)
+    `least_requests` at the rate. Poisson counts scatter by their square root: asking for m + 3 sqrt(m)
     leaves fewer than m in about one phase in a thousand."""
-    m = settings.min_requests
+    m = least_requests(settings)
     if m <= 0:
         return settings.duration_s
     wanted = math.ceil((m + 3 * math.sqrt(m)) / rate)
@@ -40,8 +47,8 @@ def measured_seconds(settings: BenchSettings, rate: float) -> float:
 
 def lowest_judgeable_rate(settings: BenchSettings) -> float:
     """The lowest rate a sweep halves to: 1 req/s, or where `max_duration_s` no longer holds
-    `min_requests` (below it no probe could show an SLO met, and each would last the longest)."""
-    m = settings.min_requests
+    `least_requests` (below it no probe could show an SLO met, and each would last the longest)."""
+    m = least_requests(settings)
     return max(1.0, (m + 3 * math.sqrt(m)) / settings.max_duration_s) if m > 0 else 1.0
 
 
@@ -163,15 +170,32 @@ class Sweep:
         return None
 
 
+#: Repetitions that extend an unproven probe are numbered from here (the study's confirmations are
+#: 1-9 and its common pass 10-19: kit/bench/study.py), so that they never share a cell.
+EXTEND_REP = 20
+
+
 def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float | None, str]:
-    """One probe's outcome from its repetitions' cell records: (outcome, worst p99, why).
+    """One probe's outcome from its repetitions' cell records: (meets | misses | unjudged, worst p99,
+    why); an unproven tail (assess) is a miss, its reason saying so."""
+    outcome, worst, why = assess(records, slo_p99_ms)
+    return ("misses" if outcome == UNPROVEN else outcome), worst, why
+
+
+UNPROVEN = tail.UNPROVEN
+
+
+def assess(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float | None, str]:
+    """(meets | misses | unproven | unjudged, worst p99, why) of a probe's repetitions.
 
     The tail is judged on the repetitions' requests pooled (tail.verdict: early stopping, so that a
-    p99 that looks within the SLO from too few requests is not called met). A repetition whose client
-    was the bottleneck (`invalid`) is judged only where its lag cannot change the verdict: missed
-    even timed from the actual sends (the lag left out), or met even timed from the schedule (the lag
-    counted) by a client that still offered the whole load; otherwise the probe is `unjudged`. A
-    record from before cells counted their requests over the SLO is judged by its measured p99."""
+    p99 that looks within the SLO from too few requests is not called met). `unproven`: too few
+    requests to tell yet, and more repetitions could (kit/bench/sweep.py adds them). A repetition
+    whose client was the bottleneck (`invalid`) is judged only where its lag cannot change the
+    verdict: missed even timed from the actual sends (the lag left out), or met, or not yet shown,
+    timed from the schedule (the lag counted) by a client that still offered the whole load; else
+    the probe is `unjudged`. A record from before cells counted their requests over the SLO is judged
+    by its measured p99."""
     p99s = [r.get("summary", {}).get("p99_ms") for r in records]
     worst = max((p for p in p99s if p is not None), default=None)
     partial = next((r for r in records if r["status"] == "partial"), None)
@@ -180,7 +204,7 @@ def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float 
     invalid = [r for r in records if r["status"] == "invalid"]
     counts = pooled(records, slo_p99_ms)
     if invalid and counts is not None:
-        return _judge_despite_client(records, invalid, counts, worst, slo_p99_ms)
+        return _despite_client(records, invalid, counts, worst, slo_p99_ms)
     if invalid:
         return "unjudged", worst, f"rep {invalid[0]['rep']} is invalid: {invalid[0]['reason']}"
     for r in records:
@@ -193,15 +217,14 @@ def judge(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float 
             return "misses", worst, f"rep {r['rep']}: {s['error_rate']:.1%} of requests failed"
     if counts is not None:
         n, over, _ = counts
-        if tail.verdict(n, over) != tail.MEETS:
-            return "misses", worst, tail.why(n, over, slo_p99_ms)
-        return "meets", worst, ""
+        verdict = tail.verdict(n, over)
+        return verdict, worst, "" if verdict == tail.MEETS else tail.why(n, over, slo_p99_ms)
     if worst is None or worst > slo_p99_ms:
         return "misses", worst, f"p99 {worst} ms > SLO {slo_p99_ms:g} ms"
     return "meets", worst, ""
 
 
-def _judge_despite_client(
+def _despite_client(
     records: list[dict[str, Any]],
     invalid: list[dict[str, Any]],
     counts: tuple[int, int, int],
@@ -216,9 +239,13 @@ def _judge_despite_client(
     failed = next((r for r in records if r["status"] in ("failed", "overloaded")), None)
     if failed is not None:
         return "misses", worst, f"rep {failed['rep']} {failed['status']}: {failed['reason']}"
-    short = [r for r in invalid if not kept_pace(r)]
-    if not short and tail.verdict(n, over) == tail.MEETS:
+    if any(not kept_pace(r) for r in invalid):
+        return "unjudged", worst, first
+    verdict = tail.verdict(n, over)
+    if verdict == tail.MEETS:
         return "meets", worst, f"met with the client's lag counted in the latency ({first})"
+    if verdict == tail.UNPROVEN:
+        return UNPROVEN, worst, f"{tail.why(n, over, slo)}, the client's lag counted in ({first})"
     return "unjudged", worst, first
 
 

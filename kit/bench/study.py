@@ -5,9 +5,11 @@ Scenario by scenario, so that every framework host still serves the scenario whe
 comes (no deploy between them):
 
 1. per framework, per payload: the SLO sweep (kit/bench/sweep.py), then `confirm_reps` repetitions
-   at the rate it found, each judged alone by the same rule as a probe. All met: the capacity is that
-   rate, in the bracket [rate, lowest rate that missed). One missed: the capacity is unconfirmed and
-   falls to the highest rate below it that met, the bracket [that rate, the rate that failed).
+   at the rate it found: none may miss on its own (an unproven one passes: one repetition's requests
+   may be too few to show the tail alone), and every request measured at that rate, the probe's
+   with them, must show it met. Then the capacity is that rate, in the bracket [rate, lowest rate
+   that missed). Otherwise it is unconfirmed and falls to the highest rate below it that met, the
+   bracket [that rate, the rate that failed).
    No rate met: "no capacity at this SLO", with the lowest rate tried;
 2. the common pass: `common_fraction` of the lowest capacity among the scenario's frameworks
    (rounded down), `common_reps` repetitions for each framework with a capacity. Its repetitions are
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kit.bench import slo
@@ -119,18 +121,31 @@ class StudyPair:
         try:
             sweep = sweep_payload(self.settings, self.run, self.pair, payload, step)
             if sweep.best is not None:
-                first = self.settings.repetitions
-                for rep in range(first, first + self.settings.confirm_reps):
-                    record = step(CellKey(*self.pair, payload, sweep.best, rep))
-                    outcome, _, why = slo.judge([record], slo_ms)
-                    confirms.add(rep, outcome, why)
-                    if outcome != "meets":
-                        break
+                self.confirm(CellKey(*self.pair, payload, sweep.best, 0), step, slo_ms, confirms)
         except (KeyboardInterrupt, ServerGone) as cut:
             why = "interrupted (Ctrl-C)" if isinstance(cut, KeyboardInterrupt) else cut.what
             self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms, cut=why))
             raise
         self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms))
+
+    def confirm(self, best: CellKey, step: Step, slo_ms: float, confirms: Confirmations) -> None:
+        """`confirm_reps` repetitions at the sweep's best rate: each must not miss on its own (an
+        unproven one passes: too few requests to show the tail alone), and all the requests measured
+        at that rate, the probe's with them, must show it met."""
+        first = self.settings.repetitions
+        records = []
+        for rep in range(first, first + self.settings.confirm_reps):
+            records.append(step(replace(best, rep=rep)))
+            outcome, _, why = slo.assess(records[-1:], slo_ms)
+            confirms.add(rep, outcome, why)
+            if outcome in ("misses", "unjudged"):
+                return
+        done = self.run.done()
+        at_rate = [replace(best, rep=k) for k in range(first)]
+        at_rate += [replace(best, rep=slo.EXTEND_REP + k) for k in range(self.settings.sweep_extend_reps)]
+        records += [self.run.record_of(k) for k in at_rate if k in done]
+        outcome, _, why = slo.judge(records, slo_ms)
+        confirms.pooled = (outcome, why)
 
     def unrun(self, run: Run, status: str, reason: str) -> None:
         """Payloads not reached say why; one cut mid-sweep keeps what its sweep recorded."""
@@ -150,17 +165,22 @@ class Confirmations:
     reps: list[int] | None = None
     outcomes: list[str] | None = None
     whys: list[str] | None = None
+    #: The verdict on every request at the rate, the probe's and the confirmations' pooled.
+    pooled: tuple[str, str] | None = None
 
     def add(self, rep: int, outcome: str, why: str) -> None:
         self.reps = [*(self.reps or []), rep]
         self.outcomes = [*(self.outcomes or []), outcome]
         self.whys = [*(self.whys or []), why]
 
-    def failed(self) -> tuple[int, str, str] | None:
-        """(rep, outcome, why) of the first that did not meet, or None."""
+    def failed(self) -> str | None:
+        """Why the rate is not confirmed (a repetition missed or could not be judged, or the pooled
+        requests do not show the tail met), or None."""
         for rep, outcome, why in zip(self.reps or [], self.outcomes or [], self.whys or [], strict=True):
-            if outcome != "meets":
-                return rep, outcome, why
+            if outcome in ("misses", "unjudged"):
+                return f"confirmation rep {rep} {outcome}: {why}"
+        if self.pooled is not None and self.pooled[0] != "meets":
+            return f"every request at the rate pooled misses: {self.pooled[1]}"
         return None
 
 
@@ -172,6 +192,8 @@ def entry(slo_ms: float, sweep: slo.Sweep | None, confirms: Confirmations, cut: 
     record = unmeasured(slo_ms, "cut", f"the sweep was cut: {cut}")
     record["lowest_rate_tried"] = min((p.rate for p in probes), default=None)
     record["confirm"] = {"rate": best, "reps": confirms.reps or [], "outcomes": confirms.outcomes or []}
+    if confirms.pooled is not None:
+        record["confirm"]["pooled"] = confirms.pooled[0]
     if cut or sweep is None:
         return record
     unjudged = next((p for p in probes if p.outcome == "unjudged"), None)
@@ -192,10 +214,9 @@ def entry(slo_ms: float, sweep: slo.Sweep | None, confirms: Confirmations, cut: 
         if high is None:  # the SLO held at every rate judged: the capacity is at least this
             cap["why"] = f"a lower bound: {stop or sweep.stopped}"
         return record
-    rep, outcome, why = failed
     below = max((p.rate for p in probes if p.outcome == "meets" and p.rate < best), default=None)
     cap.update(rate=below, low=below, high=best, confirmed=False, outcome="unconfirmed")
-    cap["why"] = f"confirmation rep {rep} at {best:g} req/s {outcome}: {why}"
+    cap["why"] = f"at {best:g} req/s: {failed}"
     return record
 
 

@@ -1,14 +1,17 @@
 """The SLO sweep run on real cells: per payload, the highest rate whose p99 meets the SLO
-(slo.Sweep decides the rates), recorded in the manifest under `sweeps` after every probe, also
-when Ctrl-C or a lost server cuts it short.
+(slo.Sweep decides the rates), recorded in the manifest under `sweeps` after every probe, also when
+Ctrl-C or a lost server cuts it short.
 
-A sweep is deterministic given its cells' outcomes, so a resumed run replays the probes it holds
-(`step` returns a final cell's record without measuring it again) and goes on from the first it lacks.
+A probe whose tail is unproven (too few requests to show p99 <= SLO) is extended by repetitions
+pooled with it, up to `sweep_extend_reps`. A sweep is deterministic given its cells' outcomes, so a
+resumed run replays the probes it holds (`step` returns a final cell's record without measuring it
+again) and goes on from the first it lacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from kit.bench import slo
@@ -42,8 +45,7 @@ def sweep_payload(
     )
     try:
         while (rate := sweep.next_rate()) is not None:
-            keys = [CellKey(framework, scenario, payload, rate, k) for k in range(settings.repetitions)]
-            records = [step(key) for key in keys]
+            records = probe(settings, step, CellKey(framework, scenario, payload, rate, 0), slo_ms)
             outcome, worst, why = slo.judge(records, slo_ms)
             counts = slo.pooled(records, slo_ms)
             sweep.record(rate, worst, outcome, why, counts[:2] if counts else None)
@@ -56,3 +58,14 @@ def sweep_payload(
     finally:
         run.record_sweep(f"{framework}/{scenario}/{payload}", sweep.report())
     return sweep
+
+
+def probe(settings: BenchSettings, step: Step, first: CellKey, slo_ms: float) -> list[dict[str, Any]]:
+    """A probe's repetitions at one rate, then, while its tail is unproven, up to
+    `sweep_extend_reps` more (numbered from slo.EXTEND_REP), every one pooled."""
+    records = [step(replace(first, rep=k)) for k in range(settings.repetitions)]
+    for k in range(settings.sweep_extend_reps):
+        if slo.assess(records, slo_ms)[0] != slo.UNPROVEN:
+            break
+        records.append(step(replace(first, rep=slo.EXTEND_REP + k)))
+    return records

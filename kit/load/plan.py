@@ -53,6 +53,9 @@ class Plan:
     processes: int = 0
     # Ask for real-time scheduling on the client host (granted to root on a VM, not in a container).
     realtime: bool = True
+    # Every n-th measured request keeps its reply's body (beside the rows, engine.samples_path), for
+    # the kit to compare with the model's outputs; 0: none.
+    sample_every: int = 0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -70,6 +73,7 @@ class Plan:
                 "drain_s": self.drain_s,
                 "processes": self.processes,
                 "realtime": self.realtime,
+                "sample_every": self.sample_every,
             }
         )
 
@@ -119,6 +123,8 @@ def validate(plan: Plan) -> None:
         raise UsageError(
             f"{plan.processes} load processes is negative", "Use 0 (one per core as the rate needs) or more"
         )
+    if plan.sample_every < 0:
+        raise UsageError(f"sample_every {plan.sample_every} is negative", "Use 0 (no samples) or more")
     if plan.warm_connections < 0:
         raise UsageError(
             f"warm_connections {plan.warm_connections} is negative", "Use 0 (no warming) or more"

@@ -288,6 +288,9 @@ def _error_text(exc: BaseException) -> str:
 # close-delimited replies, keep-alive or not, no redirects, no decompression, no cookies.
 MAX_HEAD_BYTES = 65536
 KEPT_BODY_BYTES = 4 * ERROR_CHARS  # enough of an error reply's body for the row's error text
+# A sampled reply (every `sample_every`-th measured request) keeps its body up to this, for the kit to
+# compare with the model's own outputs (kit/bench/outputs.py); a longer one is marked truncated.
+SAMPLE_BODY_BYTES = 1 << 20
 
 
 class HttpError(Exception):
@@ -359,12 +362,14 @@ class Connection(asyncio.Protocol):
         self.state = "head"  # head | length | chunk-size | chunk-data | chunk-end | trailers | close | done
         self.remaining = 0
         self.head_only = False
+        self.keep = KEPT_BODY_BYTES
 
-    def send(self, data: bytes, head_only: bool) -> asyncio.Future[Reply]:
+    def send(self, data: bytes, head_only: bool, keep: int = KEPT_BODY_BYTES) -> asyncio.Future[Reply]:
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self.buf.clear()
         self.reply, self.state, self.remaining, self.head_only = Reply(), "head", 0, head_only
+        self.keep = keep
         self.transport.write(data)
         return self.waiter
 
@@ -479,8 +484,8 @@ class Connection(asyncio.Protocol):
 
     def _body(self, buf: bytearray, take: int) -> None:
         reply = self.reply
-        if len(reply.head) < KEPT_BODY_BYTES:
-            reply.head += bytes(buf[: min(take, KEPT_BODY_BYTES - len(reply.head))])
+        if len(reply.head) < self.keep:
+            reply.head += bytes(buf[: min(take, self.keep - len(reply.head))])
         reply.bytes_in += take
         del buf[:take]
 
@@ -501,12 +506,14 @@ class Pool:
         self.all: set[Connection] = set()
         self.tls: ssl.SSLContext | None = None
 
-    async def exchange(self, origin: Origin, data: bytes, head_only: bool) -> Reply:
+    async def exchange(
+        self, origin: Origin, data: bytes, head_only: bool, keep: int = KEPT_BODY_BYTES
+    ) -> Reply:
         conn = self._take(origin)
         if conn is None:
             conn = await self._open(origin)
         try:
-            reply = await conn.send(data, head_only)
+            reply = await conn.send(data, head_only, keep)
         except BaseException:
             conn.abort()  # cancelled or timed out mid-exchange: the connection's state is unknown
             raise
@@ -589,10 +596,22 @@ class Engine:
         self.current: asyncio.Task[Any] | None = None
         self.cut_reason = "unfinished at drain"
         self.writer: Any = None  # csv writer, set by record_to()
+        self.sample_every = int(plan.get("sample_every") or 0)
+        self.samples: TextIO | None = None  # set by record_to() when replies are sampled
 
-    def record_to(self, out: TextIO) -> None:
+    def record_to(self, out: TextIO, samples: TextIO | None = None) -> None:
         self.writer = csv.writer(out, lineterminator="\n")
         self.writer.writerow(COLUMNS)
+        self.samples = samples
+
+    def sampled(self, seq: int, phase: str) -> bool:
+        """Every `sample_every`-th request of the measured phase keeps its reply's body."""
+        return (
+            self.samples is not None
+            and self.sample_every > 0
+            and phase == "measure"
+            and seq % self.sample_every == 0
+        )
 
     # --- the run --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -758,11 +777,15 @@ class Engine:
         phase.sent += 1
         phase.last_sent_ns = sent_ns
         phase.lags_ns.append(sent_ns - due_ns)
-        code, bytes_in, error = 0, 0, ""
+        code, bytes_in, error, body = 0, 0, "", b""
+        sampled = self.sampled(seq, phase.name)
+        keep = SAMPLE_BODY_BYTES if sampled else KEPT_BODY_BYTES
         try:
             async with asyncio.timeout(self.timeout_s):
-                reply = await self.pool.exchange(self.origins[k], self.requests[k], target.method == "HEAD")
-            code, bytes_in = reply.code, reply.bytes_in
+                reply = await self.pool.exchange(
+                    self.origins[k], self.requests[k], target.method == "HEAD", keep
+                )
+            code, bytes_in, body = reply.code, reply.bytes_in, reply.head
             if code >= 400:
                 error = _http_error(reply.head, reply.reason)
         except asyncio.CancelledError:
@@ -779,6 +802,9 @@ class Engine:
         epoch = self.clock.epoch
         times = (epoch(due_ns), epoch(sent_ns), epoch(done_ns))
         self.writer.writerow((phase.name, seq, *times, code, len(target.body), bytes_in, error))
+        if sampled and self.samples is not None:
+            sample = {"seq": seq, "code": code, "truncated": bytes_in > len(body), "error": error}
+            self.samples.write(json.dumps({**sample, "body_b64": base64.b64encode(body).decode()}) + "\n")
         self.completed += 1
         if not 200 <= code < 300:
             self.errors += 1
@@ -854,6 +880,18 @@ async def _first(*coros: Any, timeout: float) -> None:
 
 
 # --- several processes --------------------------------------------------------------------------
+def samples_path(out_path: str) -> str:
+    """Where the sampled replies' bodies go beside the rows (JSON lines: seq, code, body_b64...)."""
+    return f"{out_path}.samples.jsonl"
+
+
+def merge_samples(parts: list[str], out_path: str) -> None:
+    with open(out_path, "w") as out:
+        for part in parts:
+            with contextlib.suppress(FileNotFoundError), open(part) as fh:
+                out.writelines(fh)
+
+
 def merge_rows(parts: list[str], out: IO[str]) -> list[list[str]]:
     """The workers' rows, merged by intended time (then seq) into one CSV; returns them, parsed."""
     rows: list[list[str]] = []
@@ -959,9 +997,12 @@ class Coordinator:
         workers = [self._finish(p, k, line) for k, (p, line) in pairs]
         with open(self.out_path, "w", newline="", buffering=1 << 16) as out:
             rows = merge_rows(self.parts(), out)
+        if self.plan.get("sample_every"):
+            merge_samples([samples_path(p) for p in self.parts()], samples_path(self.out_path))
         for part in self.parts():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(part)
+            for path in (part, samples_path(part)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         summary = merged_summary(self.plan, rows, workers, t0_ns=t0, stopped_ns=self.stopped_ns)
         if self.failed:
             summary["worker_failures"] = self.failed
@@ -1070,7 +1111,14 @@ def main(argv: list[str]) -> int:
         except OSError as exc:
             print(f"engine: cannot write the rows: {_error_text(exc)}", file=sys.stderr)
             return EXIT_USAGE
-        engine.record_to(out)
+        samples = None
+        if engine.sample_every:
+            try:
+                samples = closing.enter_context(open(samples_path(argv[1]), "w", buffering=1 << 16))
+            except OSError as exc:
+                print(f"engine: cannot write the sampled replies: {_error_text(exc)}", file=sys.stderr)
+                return EXIT_USAGE
+        engine.record_to(out, samples)
         _run(engine)
     summary = engine.summary()
     if worker is None:

@@ -334,9 +334,9 @@ def test_judge_pools_the_repetitions_requests_for_the_tail() -> None:
 
 
 def lagging(
-    rep: int, requests: int, over: int, over_from_sent: int, rate_short: bool = False
+    rep: int, requests: int, over: int, over_from_sent: int, rate_short: bool = False, slo_ms: float = 50.0
 ) -> dict[str, Any]:
-    record = slo_cell(rep, requests, over)
+    record = slo_cell(rep, requests, over, slo=slo_ms)
     record["status"], record["reason"] = (
         "invalid",
         "send-lag p99 2.7 ms > 1 ms: the client was the bottleneck",
@@ -361,4 +361,15 @@ def test_a_lagging_client_is_judged_where_its_lag_cannot_change_the_verdict() ->
     assert (outcome, why) == (
         "unjudged",
         "rep 0 is invalid: send-lag p99 2.7 ms > 1 ms: the client was the bottleneck",
+    )
+
+
+def test_a_lagging_client_with_too_few_requests_is_unproven_and_more_can_decide() -> None:
+    # The real first probe of a study here: TorchServe at 5 req/s, the client's send lag 2.7 ms, one
+    # request over 100 ms from its schedule and none from its actual send
+    outcome, _, why = slo.assess([lagging(0, 324, 1, 0, slo_ms=100.0)], 100.0)
+    assert outcome == "unproven" and why.startswith("1 of 324 requests over 100 ms or failed: too few")
+    assert slo.judge([lagging(0, 324, 1, 0, slo_ms=100.0)], 100.0)[0] == "misses"  # unproven counts as a miss
+    assert (
+        slo.judge([lagging(0, 324, 1, 0, slo_ms=100.0), slo_cell(20, 330, 0, slo=100.0)], 100.0)[0] == "meets"
     )

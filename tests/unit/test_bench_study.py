@@ -76,7 +76,7 @@ def test_the_capacity_found_brackets_the_servers_true_one(tmp_path: Path, true_c
     assert cap["low"] == cap["rate"] <= true_capacity < cap["high"]
     assert cap["high"] - cap["low"] <= max(STUDY.sweep_precision * cap["low"], 1.0)
     confirm = study_of(run)["confirm"]
-    assert confirm == {"rate": cap["rate"], "reps": [1, 2, 3], "outcomes": ["meets"] * 3}
+    assert confirm == {"rate": cap["rate"], "reps": [1, 2, 3], "outcomes": ["meets"] * 3, "pooled": "meets"}
     assert len(bench.measured) <= STUDY.sweep_max_probes + STUDY.confirm_reps
     # every probe says how many requests its verdict rests on
     probes = run.sweeps()["mlserver/malware/small"]["probes"]
@@ -95,7 +95,7 @@ def test_a_failed_confirmation_falls_back_to_the_rate_below_with_the_bracket(tmp
     assert entry["confirm"]["outcomes"] == ["meets", "misses"]  # no third once one missed
     assert cap["outcome"] == "unconfirmed" and cap["confirmed"] is False
     assert cap["high"] == best and cap["low"] == cap["rate"] < best
-    assert cap["why"].startswith(f"confirmation rep 2 at {best:g} req/s misses: 40 of ")
+    assert cap["why"].startswith(f"at {best:g} req/s: confirmation rep 2 misses: 40 of ")
 
 
 def test_no_rate_within_the_slo_is_no_capacity_with_the_lowest_rate_tried(tmp_path: Path) -> None:
@@ -175,3 +175,34 @@ def test_rates_round_down_and_pairs_group_by_scenario() -> None:
     assert [study.round_down(r) for r in (12.9, 9.99, 0.05)] == [12.0, 9.9, 0.0]
     pairs = [("a", "x"), ("b", "y"), ("b", "x"), ("a", "y")]
     assert study.by_scenario(pairs) == [("x", ["a", "b"]), ("y", ["b", "a"])]
+
+
+def test_one_slow_request_is_not_a_miss_until_more_requests_say_so(tmp_path: Path) -> None:
+    # Every cell at or under 37 req/s has one request over the SLO: 1 in ~350 is unproven (it needs
+    # 473 requests), so each probe is extended by one repetition (rep 20) and then met; confirmations
+    # pass alone as unproven and, pooled with the probe's, show the tail met.
+    run = new_run(tmp_path)
+
+    def one_slow(key: CellKey) -> int:
+        return capacity(37.0)(key) or 1
+
+    bench = Bench(run, one_slow)
+    study.StudyPair(STUDY, run, ("mlserver", "malware")).measure(bench)
+    cap = study_of(run)["capacity"]
+    assert (cap["outcome"], cap["confirmed"]) == ("found", True) and cap["low"] <= 37.0 < cap["high"]
+    assert study_of(run)["confirm"]["outcomes"] == ["unproven"] * 3
+    probes = run.sweeps()["mlserver/malware/small"]["probes"]
+    met = [p for p in probes if p["outcome"] == "meets"]
+    assert met and all(p["over_slo"] == 2 and p["requests"] >= 473 for p in met)
+    assert {k.rep for k in bench.measured} == {0, 1, 2, 3, slo.EXTEND_REP}
+
+
+def test_a_tail_never_shown_is_a_miss_after_the_extensions(tmp_path: Path) -> None:
+    # 3 over in every cell: 3 of 350, 6 of 700, 9 of 1050 never show the tail within 1 %
+    run = new_run(tmp_path)
+    bench = Bench(run, lambda key: 3)
+    study.StudyPair(STUDY, run, ("mlserver", "malware")).measure(bench)
+    assert study_of(run)["capacity"]["outcome"] == "none"
+    (probe,) = run.sweeps()["mlserver/malware/small"]["probes"]
+    assert probe["outcome"] == "misses" and "too few requests to show p99 <= SLO" in probe["why"]
+    assert [k.rep for k in bench.measured] == [0, slo.EXTEND_REP, slo.EXTEND_REP + 1]

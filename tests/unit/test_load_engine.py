@@ -6,6 +6,7 @@ bounds on send lag are loose for the same reason (the 1 ms rule is checked by th
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import itertools
@@ -572,3 +573,28 @@ def test_a_lagging_client_at_2000_req_s_is_invalid_however_few_its_hiccups() -> 
     lagging = stats([1400 if i % 50 == 0 else 100 for i in range(2000)])
     assert lagging["invalid_reason"] == "send-lag p99 1.4 ms > 1 ms: the client was the bottleneck"
     assert stats([5000 if i == 700 else 100 for i in range(2000)])["valid"] is True
+
+
+def samples(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = (tmp_path / "out.csv.samples.jsonl").read_text().splitlines()
+    return sorted((json.loads(line) for line in lines), key=lambda s: s["seq"])
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_nth_measured_reply_keeps_its_body(server: str, tmp_path: Path, processes: int) -> None:
+    p = make_plan(
+        [f"{server}/ok", f"{server}/fail"], 100, 1.0, warmup=0.2, sample_every=10, processes=processes
+    )
+    rows, _ = run(p, tmp_path)
+    measured = [r["seq"] for r in rows if r["phase"] == "measure"]
+    got = samples(tmp_path)
+    # seq 20, 30, ... of the measured phase (the warm-up's 0 and 10 are not sampled); even seqs go to /ok
+    assert [s["seq"] for s in got] == [q for q in measured if q % 10 == 0]
+    assert {(s["code"], base64.b64decode(s["body_b64"])) for s in got} == {(200, b'{"ok": true}')}
+    assert not any(s["truncated"] for s in got)
+    assert not list(tmp_path.glob("out.csv.part*"))  # the workers' own sample files are merged, then removed
+
+
+def test_no_samples_are_kept_unless_asked(server: str, tmp_path: Path) -> None:
+    run(make_plan(f"{server}/ok", 100, 0.3), tmp_path)
+    assert not (tmp_path / "out.csv.samples.jsonl").exists()
