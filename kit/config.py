@@ -73,6 +73,9 @@ class BenchSettings(Frozen):
     # least the tail rule's least count whatever this says.
     min_requests: int = Field(default=0, ge=0)
     max_duration_s: float = Field(default=120.0, gt=0)
+    # Every n-th measured request keeps its reply, compared with the model's own outputs (the kit's
+    # engine only; 0: none): kit/bench/outputs.py.
+    sample_every: int = Field(default=50, ge=0)
     # CPU, memory and GPU of the server's framework and of the client, sampled during every cell.
     telemetry: bool = True
     telemetry_interval_s: float = Field(default=1.0, gt=0)

@@ -79,12 +79,14 @@ class Scenario(ABC):
         """(URL path, body, content type) of one request of `size` in the framework's protocol."""
 
     @abstractmethod
-    def reference_outputs(self, out_dir: Path, seed: int) -> np.ndarray:
-        """The built model's outputs, computed in process, on the parity inputs."""
+    def reference_outputs(self, out_dir: Path, seed: int, size: str | None = None) -> np.ndarray:
+        """The built model's outputs, computed in process, on the parity inputs (or on the
+        instances of the payload `size`: what a bench request carries)."""
 
     @abstractmethod
     def parse_outputs(self, framework: str, response: str) -> np.ndarray:
-        """A server's response to the parity request, as an array comparable with the reference."""
+        """A server's response to a request (the parity request, or a bench payload's), as an array
+        comparable with the reference."""
 
     @abstractmethod
     def inprocess_outputs(self, out_dir: Path, framework: str, seed: int) -> np.ndarray:

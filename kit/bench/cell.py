@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from kit import deploy, frameworks, scenarios
-from kit.bench import protocol, slo
+from kit.bench import outputs, protocol, slo
 from kit.config import BenchSettings
 from kit.context import Context
 from kit.errors import DiskFullError, KitError
@@ -40,6 +40,7 @@ def plan_for(ctx: Context, key: CellKey, settings: BenchSettings) -> Plan:
         keepalive=settings.keepalive,
         processes=settings.processes,
         realtime=settings.realtime,
+        sample_every=settings.sample_every if settings.engine == "kit" else 0,
     )
 
 
@@ -93,9 +94,7 @@ def measure(
         where = key.telemetry_path(run_dir)
         summary["telemetry"] = store_telemetry(fetched, where, key.framework, plan, engine, rows, warnings)
     summary["warnings"] = warnings
-    slo_ms = settings.slo_for(key.scenario)
-    if slo_ms is not None:
-        summary["slo"] = slo.slo_record(rows, slo_ms)
+    accounts(ctx, key, settings, run, rows, summary)
     if interrupted:
         reason = "interrupted (Ctrl-C): rows so far kept"
         return {**record, "status": "partial", "reason": reason, "summary": summary}
@@ -103,6 +102,29 @@ def measure(
         return {**record, "status": "failed", "reason": failure, "summary": summary}
     status, reason = verdict(ctx, key, rows, summary, engine, f"{server.name} ({server.private_ip})")
     return {**record, "status": status, "reason": reason, "summary": summary}
+
+
+def accounts(
+    ctx: Context,
+    key: CellKey,
+    settings: BenchSettings,
+    run: drive.EngineRun | drive.VegetaRun | None,
+    rows: pl.DataFrame,
+    summary: dict[str, Any],
+) -> None:
+    """What a sweep judges beside the latency: the sampled replies against the model's outputs
+    (kit/bench/outputs.py) and the requests over the scenario's SLO (kit/bench/slo.py)."""
+    if isinstance(run, drive.EngineRun) and run.samples_path is not None:
+        built = deploy.build(ctx, key.scenario)
+        seed, every = ctx.cfg.seed, settings.sample_every
+        account = outputs.check(
+            key.scenario, key.framework, built, seed, key.payload, run.samples_path, every
+        )
+        summary["outputs"] = account
+        summary["warnings"] += [outputs.warning(account)] if account["mismatched"] else []
+    slo_ms = settings.slo_for(key.scenario)
+    if slo_ms is not None:
+        summary["slo"] = slo.slo_record(rows, slo_ms)
 
 
 def verdict(

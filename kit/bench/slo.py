@@ -201,6 +201,13 @@ def assess(records: list[dict[str, Any]], slo_p99_ms: float) -> tuple[str, float
     partial = next((r for r in records if r["status"] == "partial"), None)
     if partial is not None:
         return "unjudged", worst, f"rep {partial['rep']} is partial: {partial['reason']}"
+    wrong = next(
+        (r for r in records if ((r.get("summary") or {}).get("outputs") or {}).get("mismatched")), None
+    )
+    if wrong is not None:  # fast but wrong does not meet an SLO
+        out = wrong["summary"]["outputs"]
+        why = f"{out['mismatched']} of {out['compared']} sampled replies differ from the model's outputs"
+        return "misses", worst, f"rep {wrong['rep']}: {why} (first: {out['first_mismatch']})"
     invalid = [r for r in records if r["status"] == "invalid"]
     counts = pooled(records, slo_p99_ms)
     if invalid and counts is not None:

@@ -36,6 +36,8 @@ class EngineRun:
     returncode: int
     interrupted: bool
     stderr_tail: str
+    #: The replies the engine kept (plan.sample_every), fetched beside the rows; None without.
+    samples_path: Path | None = None
 
 
 def prepare_dir(ssh: Ssh, host: Host, folder: str) -> None:
@@ -67,7 +69,7 @@ def run_cell(ssh: Ssh, client: Host, plan: Plan, cell_id: str, local_dir: Path) 
     except KeyboardInterrupt:
         _interrupt(ssh, client, remote)
         ssh.get(client, f"{remote}.csv", local_csv)
-        raise
+        raise  # a cut cell is measured again: its samples are not needed
     if res.returncode not in (0, 130):
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
         raise KitError(
@@ -75,12 +77,17 @@ def run_cell(ssh: Ssh, client: Host, plan: Plan, cell_id: str, local_dir: Path) 
             f"See {ssh.log}; is the load_client role converged (`kit up`)?",
         )
     ssh.get(client, f"{remote}.csv", local_csv)
+    samples = None
+    if plan.sample_every:
+        samples = local_dir / f"{cell_id}.engine.samples.jsonl"
+        ssh.get(client, f"{remote}.csv.samples.jsonl", samples)
     return EngineRun(
         local_csv,
         engine_rows.summary_from_stdout(res.stdout),
         res.returncode,
         res.returncode == 130,
         res.stderr[-2000:],
+        samples,
     )
 
 

@@ -93,12 +93,12 @@ class KerasScenario(Scenario):
         path, body = protocols.request(framework, self.id, self.instances(size, seed), self.input_dtype)
         return path, body, protocols.CONTENT_TYPE
 
-    def reference_outputs(self, out_dir: Path, seed: int) -> np.ndarray:
+    def reference_outputs(self, out_dir: Path, seed: int, size: str | None = None) -> np.ndarray:
         quiet_tensorflow()
         import keras
 
         model = keras.saving.load_model(str(out_dir / SOURCE_DIR / SOURCE_FILE), compile=False)
-        x = self.instances(self.parity_size, seed)
+        x = self.instances(size or self.parity_size, seed)
         return np.asarray(model(x, training=False), dtype=np.float64)
 
     def parse_outputs(self, framework: str, response: str) -> np.ndarray:

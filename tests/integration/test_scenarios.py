@@ -100,3 +100,47 @@ def test_an_export_that_computes_something_else_fails_parity(
         tampered = scenarios.BuildResult("malware", root, "x", {}, {}, cached=True)
         scenarios.parity_in_process(scn, tampered, ctx.cfg.seed)
     assert "torchserve" in str(info.value)
+
+
+def test_replies_sampled_under_load_are_compared_with_the_model(
+    ctx: Context, builds: dict[str, scenarios.BuildResult], tmp_path: Path
+) -> None:
+    import base64
+
+    import numpy as np
+
+    from kit.bench import outputs
+
+    want = scenarios.get("malware").reference_outputs(builds["malware"].root, ctx.cfg.seed, "small")
+    assert want.shape[0] == scenarios.get("malware").payload_sizes["small"]
+    bodies = [
+        (200, {"predictions": want.tolist()}),  # the model's answer
+        (200, {"predictions": (np.asarray(want) + 0.25).tolist()}),  # fast but wrong
+        (500, "boom"),  # an error: the rows count it, not compared
+        (200, "<html>oops</html>"),  # not the framework's answer at all
+    ]
+    lines = [
+        json.dumps(
+            {
+                "seq": 50 * k,
+                "code": code,
+                "truncated": False,
+                "body_b64": base64.b64encode(
+                    (body if isinstance(body, str) else json.dumps(body)).encode()
+                ).decode(),
+            }
+        )
+        for k, (code, body) in enumerate(bodies)
+    ]
+    path = tmp_path / "cell.engine.samples.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    account = outputs.check("malware", "mlflow", builds["malware"], ctx.cfg.seed, "small", path, 50)
+    assert {k: account[k] for k in ("every", "sampled", "compared", "mismatched", "truncated")} == {
+        "every": 50,
+        "sampled": 3,
+        "compared": 3,
+        "mismatched": 2,
+        "truncated": 0,
+    }
+    assert account["first_mismatch"].startswith("request 50: parity failed: mlflow under load differs from")
+    assert outputs.warning(account).startswith("2 of 3 sampled replies differ from the model's outputs")

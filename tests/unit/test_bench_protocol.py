@@ -373,3 +373,17 @@ def test_a_lagging_client_with_too_few_requests_is_unproven_and_more_can_decide(
     assert (
         slo.judge([lagging(0, 324, 1, 0, slo_ms=100.0), slo_cell(20, 330, 0, slo=100.0)], 100.0)[0] == "meets"
     )
+
+
+def test_fast_but_wrong_misses_the_slo() -> None:
+    record = slo_cell(0, 400, 0)
+    record["summary"]["outputs"] = {
+        "mismatched": 1,
+        "compared": 8,
+        "first_mismatch": "request 150: parity failed",
+    }
+    assert slo.judge([record], 50.0) == (
+        "misses",
+        20.0,
+        "rep 0: 1 of 8 sampled replies differ from the model's outputs (first: request 150: parity failed)",
+    )
