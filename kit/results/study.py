@@ -128,9 +128,25 @@ def answer(data: RunData, prices: PriceTable) -> pl.DataFrame:
             else:
                 row |= _at_common(data, cap, common, row["instances_per_request"])
             row |= _floor_and_footprint(cap, row)
+            wrong = wrong_outputs(man, cap)
+            row["note"] = "; ".join(n for n in (row["note"], wrong) if n)
             part.append(row)
         rows += _ranked(part)
     return pl.DataFrame(rows, schema=ANSWER_SCHEMA)
+
+
+def wrong_outputs(man: Mapping[str, Any], cap: Capacity) -> str:
+    """The flag of a framework whose sampled replies under load differed from the model's, or ""."""
+    wrong = [
+        c
+        for c in man.get("cells") or []
+        if (c["framework"], c["scenario"], c["payload"]) == (cap.framework, cap.scenario, cap.payload)
+        and ((c.get("summary") or {}).get("outputs") or {}).get("mismatched")
+    ]
+    if not wrong:
+        return ""
+    first = wrong[0]["summary"]["outputs"]["first_mismatch"]
+    return f"WRONG OUTPUTS under load in {len(wrong)} cell(s) (first at {wrong[0]['rate']:g} req/s: {first})"
 
 
 def _places(

@@ -174,3 +174,22 @@ def test_a_run_without_a_study_has_no_answer(tmp_path: Path, table: price_table.
     data = analysis.analyse(write_study_run(tmp_path / "plain", study=False))
     assert not study.has_study(data)
     assert study.answer(data, table).height == 0 and study.common_rates(data) == {}
+
+
+def test_wrong_outputs_under_load_are_flagged_in_the_answer(
+    tmp_path: Path, table: price_table.PriceTable
+) -> None:
+    run = write_study_run(tmp_path / "study")
+    doc = json.loads((run / "manifest.json").read_text())
+    (cell,) = [c for c in doc["cells"] if (c["framework"], c["rate"], c["rep"]) == ("mlserver", 12.0, 10)]
+    cell["summary"]["outputs"] = {
+        "mismatched": 2,
+        "compared": 4,
+        "first_mismatch": "request 100: parity failed",
+    }
+    (run / "manifest.json").write_text(json.dumps(doc))
+    got = rows(analysis.analyse(run), table)
+    assert got["mlserver"]["note"].endswith(
+        "WRONG OUTPUTS under load in 1 cell(s) (first at 12 req/s: request 100: parity failed)"
+    )
+    assert "WRONG" not in (got["torchserve"]["note"] or "")
