@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.bench import protocol
+from kit.bench import protocol, slo
 from kit.config import BenchSettings, Config
 from kit.errors import UsageError
 from kit.ids import SCENARIOS, require_framework, require_scenario
@@ -41,6 +41,18 @@ def resolve(cfg: Config, profile: str | None, overrides: dict[str, Any] | None =
     settings = protocol.resolve(cfg.bench_settings(profile), overrides)
     if settings.sweep and settings.slo_p99_ms is None and not settings.slo_by_scenario:
         raise UsageError("a sweep needs an SLO", "Give --slo-p99-ms with --sweep, e.g. --slo-p99-ms 100")
+    if settings.study and settings.repetitions + settings.confirm_reps > slo.COMMON_REP:
+        raise UsageError(
+            f"the study numbers a probe's repetitions and its confirmations below {slo.COMMON_REP}: "
+            f"{settings.repetitions} + {settings.confirm_reps} is too many",
+            f"Keep repetitions + confirm_reps at most {slo.COMMON_REP}",
+        )
+    if settings.study and settings.common_reps > slo.EXTEND_REP - slo.COMMON_REP:
+        raise UsageError(
+            f"the study numbers its common-rate repetitions {slo.COMMON_REP}-{slo.EXTEND_REP - 1}: "
+            f"{settings.common_reps} is too many",
+            f"Keep common_reps at most {slo.EXTEND_REP - slo.COMMON_REP}",
+        )
     if settings.study and not settings.sweep:
         raise UsageError(
             "the study finds each pair's capacity with the SLO sweep: it cannot run with sweep = false",

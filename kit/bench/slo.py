@@ -170,8 +170,10 @@ class Sweep:
         return None
 
 
-#: Repetitions that extend an unproven probe are numbered from here (the study's confirmations are
-#: 1-9 and its common pass 10-19: kit/bench/study.py), so that they never share a cell.
+#: How repetitions at one rate are numbered, so that no two kinds ever share a cell: a probe's from 0,
+#: the study's confirmations after them (below COMMON_REP), its common pass from COMMON_REP
+#: (kit/bench/study.py), and those that extend an unproven probe from EXTEND_REP.
+COMMON_REP = 10
 EXTEND_REP = 20
 
 

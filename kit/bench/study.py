@@ -36,7 +36,7 @@ from kit.config import BenchSettings
 from kit.context import Context, Progress
 from kit.results.cells import CellKey
 
-COMMON_REP = 10
+COMMON_REP = slo.COMMON_REP
 #: Capacity outcomes that a resumed study keeps (as a resume keeps a skipped or failed cell); a
 #: `cut` one (Ctrl-C, a server gone) is replayed and measured on.
 DECIDED = ("found", "unconfirmed", "none", "skipped", "failed")

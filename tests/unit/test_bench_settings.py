@@ -52,3 +52,35 @@ def test_a_resume_refuses_what_the_run_already_fixed() -> None:
         == "--resume takes the run's own pairs and settings, not --rate --profile mlserver malware"
     )
     assert info.value.hint == "Run `kit bench all --resume r1`"
+
+
+@pytest.mark.parametrize(
+    ("bench", "what"),
+    [
+        (
+            {"repetitions": 3, "confirm_reps": 8},
+            "the study numbers a probe's repetitions and its confirmations below 10: 3 + 8 is too many",
+        ),
+        ({"common_reps": 11}, "the study numbers its common-rate repetitions 10-19: 11 is too many"),
+        (
+            {"sweep": False},
+            "the study finds each pair's capacity with the SLO sweep: it cannot run with sweep = false",
+        ),
+    ],
+)
+def test_a_study_whose_repetitions_would_share_cells_is_refused(bench: dict[str, Any], what: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        settings.resolve(config.from_dict({"bench": bench}), None)
+    assert refused.value.what == what
+
+
+def test_a_sweep_needs_an_slo_for_every_scenario_it_measures() -> None:
+    k = cfg(profile="smoke", bench={"sweep": True, "slo_by_scenario": {"image": 500}})
+    s = settings.resolve(k, None)
+    settings.require_slos(s, [("mlflow", "image")])
+    with pytest.raises(UsageError) as refused:
+        settings.require_slos(s, [("mlflow", "image"), ("mlflow", "malware"), ("bentoml", "crypto")])
+    assert (refused.value.what, refused.value.hint) == (
+        "a sweep needs an SLO: none is set for crypto, malware",
+        "Give --slo-p99-ms, or set [bench] slo_by_scenario in the config",
+    )
