@@ -8,8 +8,9 @@ wall time is from the run's first part's start to the last reply. What is left b
 (samplers started and stopped over SSH, the engine shipped and fetched, cooldowns, the wait for a
 server after an overloaded cell, deploys and parity checks, restarts) is "between cells"; deploys
 are also shown alone (the manifest's stage timings). A study's cells are told apart by repetition:
-sweep probes (rep < the profile's repetitions), confirmations (up to rep 9) and the common pass
-(rep 10 and up, kit/bench/study.py). Figures are printed; nothing is asserted.
+sweep probes (rep < the profile's repetitions), confirmations (up to rep 9), the common pass
+(reps 10-19) and the repetitions that extend an unproven probe (20 and up; kit/bench/slo.py).
+Figures are printed; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import polars as pl
 
-from kit.bench.study import COMMON_REP
+from kit.bench.slo import COMMON_REP, EXTEND_REP
 from kit.results import store
 
 NS = 1e9
 
 
 def kind(rep: int, probe_reps: int) -> str:
+    if rep >= EXTEND_REP:
+        return "extension"
     if rep >= COMMON_REP:
         return "common rate"
     return "sweep probe" if rep < probe_reps else "confirmation"

@@ -38,7 +38,9 @@ METHOD = (
     "**Overhead** = served p50 at the common rate − the model's p50 in process − the network round "
     "trip (per request). **CPU-s / 1k inferences** = server CPU share × its cores / inferences served "
     "per second × 1000, and **GiB-s / 1k inferences** the same with mean resident memory: both carry "
-    "over to other hardware and prices. Memory MB: resident memory after the model loaded, else the "
+    "over to other hardware and prices, and both count the repetitions whose client only lagged (it "
+    "sent its whole schedule: the server got the whole load), which latency does not. Memory MB: "
+    "resident memory after the model loaded, else the "
     "mean at the common rate."
 )
 CLAIMS_EVIDENCE = (

@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from kit.ids import FRAMEWORKS, SCENARIOS
-from kit.results import cost, estimate, study_usage, tail
+from kit.results import cost, estimate, study_usage, tail, validity
 from kit.results.analysis import RunData, not_measured_reason
 from kit.results.price_table import PriceTable
 from kit.results.study_plan import Capacity, Common, capacities, study_of
@@ -73,6 +73,7 @@ ANSWER_SCHEMA: dict[str, pl.DataType] = {
     "common_rate_req_per_s": _F,
     "common_reps": _I,
     "common_reps_counted": _I,
+    "common_reps_for_usage": _I,
     **_ci("p50_ms_per_request"),
     **_ci("p90_ms_per_request"),
     **_ci("p99_ms_per_request"),
@@ -127,6 +128,13 @@ def answer(data: RunData, prices: PriceTable) -> pl.DataFrame:
                 row["common_rate_req_per_s"] = common.rate
             else:
                 row |= _at_common(data, cap, common, row["instances_per_request"])
+                if row.get("common_reps") and not row.get("common_reps_counted"):
+                    uncounted = (
+                        f"no repetition at the common rate counted for latency (the client was the "
+                        f"bottleneck or the cell did not end ok); CPU and memory from "
+                        f"{row.get('common_reps_for_usage') or 0} whose server got the whole load"
+                    )
+                    row["note"] = "; ".join(n for n in (row["note"], uncounted) if n)
             row |= _floor_and_footprint(cap, row)
             wrong = wrong_outputs(man, cap)
             row["note"] = "; ".join(n for n in (row["note"], wrong) if n)
@@ -230,8 +238,14 @@ def _at_common(data: RunData, cap: Capacity, common: Common | None, count: int |
         fewest = int(counted["requests"].min())  # type: ignore[arg-type]
         out["requests_per_percentile_min"] = fewest
         out["p99_from_too_few_requests"] = fewest < tail.least_count()
+    # The server's CPU and memory per inference do not depend on when the client sent: a repetition
+    # whose client only lagged (it sent its whole schedule, so the server got the whole load) counts
+    # for them, though not for latency.
+    lagged = (pl.col("status") == "invalid") & ~pl.col("rate_short").fill_null(True)
+    loaded = cells.filter(pl.col("counted") | (lagged & (pl.col("error_rate") <= validity.MAX_ERROR_RATE)))
+    out["common_reps_for_usage"] = loaded.height
     host = cost.server_host(data.manifest or {}, cap.framework)
-    return out | study_usage.per_inference(data.run_dir, counted, host, count)
+    return out | study_usage.per_inference(data.run_dir, loaded, host, count)
 
 
 def _floor_and_footprint(cap: Capacity, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -193,3 +193,22 @@ def test_wrong_outputs_under_load_are_flagged_in_the_answer(
         "WRONG OUTPUTS under load in 1 cell(s) (first at 12 req/s: request 100: parity failed)"
     )
     assert "WRONG" not in (got["torchserve"]["note"] or "")
+
+
+def test_a_lagging_client_leaves_cpu_per_inference_but_not_latency(
+    tmp_path: Path, table: price_table.PriceTable
+) -> None:
+    run = write_study_run(tmp_path / "study")
+    doc = json.loads((run / "manifest.json").read_text())
+    for c in doc["cells"]:
+        if c["framework"] == "mlserver" and c["rep"] >= 10:
+            c["status"], c["reason"] = "invalid", "send-lag p99 3 ms > 1 ms: the client was the bottleneck"
+    (run / "manifest.json").write_text(json.dumps(doc))
+    row = rows(analysis.analyse(run), table)["mlserver"]
+    assert (row["common_reps_counted"], row["common_reps_for_usage"], row["p50_ms_per_request"]) == (
+        0,
+        3,
+        None,
+    )
+    assert row["server_cpu_s_per_1k_inferences"] == pytest.approx(8.33, abs=0.01)  # as when counted
+    assert "no repetition at the common rate counted for latency" in row["note"]
