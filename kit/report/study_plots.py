@@ -10,6 +10,7 @@ found rate with its bracket [low, high) shaded; the common rate a grey dotted li
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,16 @@ def _capacity_label(cap: Capacity | None) -> str:
     if cap is None:
         return "not in the study"
     if cap.rate is None:
-        return cap.summary()
+        # The legend sits beside the axes: the reason in full is in the table above the plot.
+        short = {
+            "none": f"no capacity at p99 ≤ {cap.slo_p99_ms or 0:g} ms"
+            + (f" (lowest tried {cap.lowest_rate_tried:g} req/s)" if cap.lowest_rate_tried else ""),
+            "skipped": "not run here (see the table)",
+            "failed": "its deploy failed (see the table)",
+            "cut": "sweep cut short (see the table)",
+            "unconfirmed": f"unconfirmed: its confirmation at {cap.high or 0:g} req/s failed",
+        }
+        return short.get(cap.outcome) or textwrap.shorten(cap.summary(), 60, placeholder=" …")
     if cap.high is None:
         return f"capacity ≥ {cap.rate:g} req/s (a lower bound)"
     low = cap.low if cap.low is not None else cap.rate

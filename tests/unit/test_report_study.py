@@ -156,3 +156,19 @@ def test_a_scenario_without_a_common_rate_says_why() -> None:
     assert study_section.sentence(rows, common) == (
         "SLO: p99 ≤ 50 ms per request. Common rate: no common rate: no framework met the SLO."
     )
+
+
+def test_the_plots_legend_stays_short_whatever_the_reason() -> None:
+    from kit.report.study_plots import _capacity_label
+    from kit.results.study_plan import Capacity
+
+    def cap(outcome: str, why: str, **kw: Any) -> Capacity:
+        base = {"slo_p99_ms": 100.0, "lowest_rate_tried": 5.0, "rate": None, "low": None, "high": None}
+        return Capacity(
+            "tfserving", "malware", "small", **{**base, **kw}, confirmed=False, outcome=outcome, why=why
+        )
+
+    long_why = "tensorflow_model_server unavailable on this host: " + "its apt repository is unreachable " * 5
+    assert _capacity_label(cap("skipped", long_why)) == "not run here (see the table)"
+    assert _capacity_label(cap("none", "")) == "no capacity at p99 ≤ 100 ms (lowest tried 5 req/s)"
+    assert len(_capacity_label(cap("odd", long_why))) <= 60
