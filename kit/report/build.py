@@ -45,7 +45,10 @@ METHOD = (
     "client or server shows less in their tail. Across repetitions each figure is the mean of the "
     "counted repetitions with a 95 % confidence interval from Student's t distribution "
     "(mean ± t(0.975, n-1)·s/√n; no bootstrap: with 3 repetitions it would resample the same 3 "
-    "values); with fewer than two counted repetitions only the mean is shown."
+    "values); with fewer than two counted repetitions only the mean is shown. Each cell's figures "
+    "rest on its `requests`; a p99 from fewer than 299 of them, or a p99.9 from fewer than 2,995, is "
+    "marked † (too few to show that percentile: with 0.99^299 < 5 %, it is the least count at which "
+    "even a clean run shows its p99 with 95 % confidence)."
 )
 CLAIMS_METHOD = (
     "From IC2E 2024: TF Serving beats every other framework on each scenario, and the two "

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from kit.report.document import Table
+from kit.results import tail
 from kit.results.cells import rate_label
 
 Format = Callable[[Any], str]
@@ -114,11 +115,24 @@ GROUP_USAGE: list[Figure] = [
 USAGE_COLUMNS = [name for name, *_ in GROUP_USAGE]
 
 
+#: A tail percentile from fewer requests than this rests on too few to show it (kit/results/tail.py
+#: least_count: 299 for p99, 2,995 for p99.9): the table marks it with TOO_FEW.
+TAILS = {"p99_ms": 0.99, "p999_ms": 0.999}
+TOO_FEW = " †"
+
+
 def cell_latency_table(cells: pl.DataFrame) -> Table:
     """Per cell and repetition, the latency distribution in ms (measured phase, failures included),
     the engine that measured it and the cell's status: an overloaded cell's figures are mostly
-    timeouts, and they say so beside them."""
-    return _columns_table(CELL_LATENCY, cells.iter_rows(named=True))
+    timeouts, and they say so beside them. A p99 or p99.9 from fewer requests than its least count
+    is marked †: with 50 requests the "p99" is the maximum's neighbour, not a p99."""
+    table = _columns_table(CELL_LATENCY, cells.iter_rows(named=True))
+    where = {name: i for i, (name, *_) in enumerate(CELL_LATENCY)}
+    for row, cell in zip(table.rows, cells.iter_rows(named=True), strict=True):
+        for name, q in TAILS.items():
+            if row[where[name]] != "-" and int(cell.get("requests") or 0) < tail.least_count(q):
+                row[where[name]] += TOO_FEW
+    return table
 
 
 def cell_load_table(cells: pl.DataFrame) -> Table:

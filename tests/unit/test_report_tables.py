@@ -64,8 +64,8 @@ def test_tables_of_the_committed_run_match_the_golden_report() -> None:
     latency = section(golden, "Per cell and repetition: latency (ms)")
     assert latency == table_markdown(tables.cell_latency_table(data.cells))
     assert latency.splitlines()[2] == (
-        "| mlserver | malware | small | 50 | 0 | kit | 250 | 0.57 | 3.69 | 4.17 | 4.79 | 5.35 | 5.69 | 6.03 | "
-        "1503.69 | 2000.04 | 12.22 | overloaded |"
+        "| mlserver | malware | small | 50 | 0 | kit | 250 | 0.57 | 3.69 | 4.17 | 4.79 | 5.35 | 5.69 | 6.03 † | "
+        "1503.69 † | 2000.04 | 12.22 | overloaded |"
     )
     load = section(golden, "Per cell and repetition: load, send lag and validity")
     assert load == table_markdown(tables.cell_load_table(data.cells))
