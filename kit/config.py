@@ -66,6 +66,10 @@ class BenchSettings(Frozen):
     # The p99 SLO of each scenario; `slo_p99_ms`, when given, overrides every one of them.
     slo_by_scenario: dict[str, float] = Field(default_factory=dict)
     confirm_reps: int = Field(default=3, ge=1)
+    # Before each pair's sweep: this many cold starts (stop, start, first correct prediction), then
+    # the service's memory and CPU over `idle_s` seconds at idle (kit/bench/footprint.py); 0: none.
+    cold_starts: int = Field(default=3, ge=0)
+    idle_s: float = Field(default=5.0, gt=0)
     common_reps: int = Field(default=3, ge=1)
     common_fraction: float = Field(default=0.5, gt=0, le=1)
     # A measured phase lasts at least long enough to hold this many requests at its rate (an SLO

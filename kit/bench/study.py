@@ -27,13 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kit.bench import slo
+from kit import deploy
+from kit.bench import footprint, slo
 from kit.bench.pair import Cells, measure_pair
 from kit.bench.recovery import ServerGone
 from kit.bench.run import Run
 from kit.bench.sweep import Step, sweep_payload
 from kit.config import BenchSettings
-from kit.context import Context, Progress
+from kit.context import Context, Progress, quiet
 from kit.results.cells import CellKey
 
 COMMON_REP = slo.COMMON_REP
@@ -53,7 +54,8 @@ def measure_study(
     for scenario, frameworks in by_scenario(pairs):
         for framework in frameworks:
             pair = (framework, scenario)
-            measure_pair(ctx, run, pair, settings, part, progress, StudyPair(settings, run, pair))
+            work = StudyPair(settings, run, pair, ctx, progress)
+            measure_pair(ctx, run, pair, settings, part, progress, work)
         for payload in settings.payloads:
             common = plan_common(settings, run, scenario, payload, frameworks)
             run.record_study("common", f"{scenario}/{payload}", common)
@@ -92,11 +94,14 @@ def by_scenario(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]
 
 @dataclass
 class StudyPair:
-    """One framework x scenario of the study: per payload its sweep, then the confirmations."""
+    """One framework x scenario of the study: its cold starts and footprint, then per payload its
+    sweep and the confirmations."""
 
     settings: BenchSettings
     run: Run
     pair: tuple[str, str]
+    ctx: Context | None = None  # None: only asked what is left (finished)
+    progress: Progress = quiet
     stage: str = ""
 
     def name(self, payload: str) -> str:
@@ -110,10 +115,23 @@ class StudyPair:
         )
 
     def measure(self, step: Step) -> None:
+        foot = self.footprint()
         for payload in self.settings.payloads:
-            self.payload(payload, step)
+            self.payload(payload, step, foot)
 
-    def payload(self, payload: str, step: Step) -> None:
+    def footprint(self) -> dict[str, Any]:
+        """The pair's cold starts and idle footprint, measured once (a resumed study keeps them)."""
+        name = "/".join(self.pair)
+        done = (self.run.study().get("footprints") or {}).get(name)
+        if done is not None or not self.settings.cold_starts:
+            return dict(done or {})
+        assert self.ctx is not None, "a pair is measured with its context"
+        built = deploy.build(self.ctx, self.pair[1])
+        foot = footprint.measure(self.ctx, *self.pair, built, self.settings, self.progress)
+        self.run.record_study("footprints", name, foot)
+        return foot
+
+    def payload(self, payload: str, step: Step, foot: dict[str, Any]) -> None:
         slo_ms = self.settings.slo_for(self.pair[1])
         assert slo_ms is not None, "settings.resolve refuses a study pair without an SLO"
         name, confirms = self.name(payload), Confirmations()
@@ -124,9 +142,11 @@ class StudyPair:
                 self.confirm(CellKey(*self.pair, payload, sweep.best, 0), step, slo_ms, confirms)
         except (KeyboardInterrupt, ServerGone) as cut:
             why = "interrupted (Ctrl-C)" if isinstance(cut, KeyboardInterrupt) else cut.what
-            self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms, cut=why))
+            self.run.record_study(
+                "pairs", name, {**entry(slo_ms, sweep, confirms, cut=why), "footprint": foot}
+            )
             raise
-        self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms))
+        self.run.record_study("pairs", name, {**entry(slo_ms, sweep, confirms), "footprint": foot})
 
     def confirm(self, best: CellKey, step: Step, slo_ms: float, confirms: Confirmations) -> None:
         """`confirm_reps` repetitions at the sweep's best rate: each must not miss on its own (an

@@ -150,14 +150,14 @@ def test_bench_records_tfserving_cells_as_skipped(home: Path) -> None:
 
 
 def test_the_study_finds_a_capacity_confirms_it_and_measures_the_common_rate(home: Path) -> None:
-    # The study at its smallest: TorchServe serves malware at 100 and 200 req/s (two probes), one
-    # confirmation, one repetition at the common rate; TF Serving is recorded skipped, with why. Each
+    # The study at its smallest: one cold start of TorchServe with its idle footprint, then malware
+    # at 100 and 200 req/s (two probes), one confirmation, one repetition at the common rate; TF Serving is recorded skipped, with why. Each
     # measured phase still holds the 300 requests a p99 verdict needs (the profile's least count).
     config = home / "study.toml"
     config.write_text(
         'profile = "study"\nframeworks = ["tfserving", "torchserve"]\nscenarios = ["malware"]\n[bench]\n'
         "rates = [100]\nduration_s = 2\nwarmup_s = 1\nsweep_max_probes = 2\nconfirm_reps = 1\n"
-        "common_reps = 1\nmax_duration_s = 10\n"
+        "common_reps = 1\nmax_duration_s = 10\ncold_starts = 1\nidle_s = 2\n"
     )
     result = kit("--config", str(config), "bench", "all")
     assert result.exit_code == 0, result.stderr
@@ -176,6 +176,11 @@ def test_the_study_finds_a_capacity_confirms_it_and_measures_the_common_rate(hom
     assert set(probes) <= {100.0, 200.0} and 100.0 in probes
     for c in probes.values():  # every verdict rests on at least the least count
         assert c["status"] != "ok" or c["summary"]["slo"]["requests"] >= 300, c
+    # One cold start, timed on the server host, and the idle footprint from the kit's sampler
+    foot = man["study"]["footprints"]["torchserve/malware"]
+    assert len(foot["cold_start_s"]) == 1 and 0 < foot["cold_start_s"][0] < 120, foot
+    assert foot["rss_after_load_mb"] > 50 and foot["idle_cpu_pct"] is not None and foot["idle_samples"] >= 1
+    assert entry["footprint"] == foot
     common = man["study"]["common"]["malware/small"]
     if cap["outcome"] == "found":
         assert cap["confirmed"] and cap["rate"] in (100.0, 200.0)
