@@ -207,3 +207,15 @@ def test_a_tail_never_shown_is_a_miss_after_the_extensions(tmp_path: Path) -> No
     (probe,) = run.sweeps()["mlserver/malware/small"]["probes"]
     assert probe["outcome"] == "misses" and "too few requests to show p99 <= SLO" in probe["why"]
     assert [k.rep for k in bench.measured] == [0, slo.EXTEND_REP, slo.EXTEND_REP + 1]
+
+
+def test_a_pairs_footprint_is_measured_once_and_kept_in_every_payloads_record(tmp_path: Path) -> None:
+    run = new_run(tmp_path)
+    foot = {"cold_start_s": [12.5, 11.0, 11.5], "rss_after_load_mb": 480.0, "idle_cpu_pct": 0.4}
+    run.record_study("footprints", "mlserver/malware", foot)
+    with_starts = STUDY.model_copy(update={"cold_starts": 3})
+    pair = study.StudyPair(with_starts, run, ("mlserver", "malware"))  # no context: nothing is measured
+    assert pair.footprint() == foot
+    pair.measure(Bench(run, capacity(37.0)))
+    assert study_of(run)["footprint"] == foot
+    assert study.StudyPair(STUDY, run, ("bentoml", "malware")).footprint() == {}  # cold_starts = 0
