@@ -23,6 +23,7 @@ from kit.errors import KitError
 from kit.provision.inventory import Host
 from kit.results import stats
 from kit.ssh import as_root, q
+from kit.telemetry import remote_sampler
 
 REMOTE_DIR = "/var/tmp/kit-footprint"
 MB = 1024 * 1024
@@ -95,7 +96,7 @@ def measure(
                 f"{framework}/{scenario} did not serve a correct prediction after a cold start: {why}",
                 f"Check it with `kit status` and its log on {server.name}; then `kit bench all --resume`",
             )
-    return {**summarize(starts), **idle(ctx, server, unit, settings.idle_s)}
+    return {**summarize(starts), **idle(ctx, server, framework, settings.idle_s)}
 
 
 def timed_start(returncode: int, stdout: str, limit: int) -> dict[str, Any]:
@@ -130,14 +131,15 @@ def summarize(starts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def idle(ctx: Context, server: Host, unit: str, idle_s: float) -> dict[str, Any]:
+def idle(ctx: Context, server: Host, framework: str, idle_s: float) -> dict[str, Any]:
     """The unit's resident memory (first sample: after load; mean: at idle) and CPU at idle, from the
-    kit's sampler run in the foreground for `idle_s` seconds with no load."""
+    kit's sampler run in the foreground for `idle_s` seconds with no load, on the scope the cells'
+    telemetry samples (the framework's whole unit)."""
     out = f"{REMOTE_DIR}/idle.jsonl"
     ctx.ssh.run(server, f"mkdir -p {REMOTE_DIR}", timeout=30, what="footprint folder")
     ctx.ssh.put(server, shipped.SAMPLER, f"{REMOTE_DIR}/sampler.py")
-    scope = f"--interval 1 --max-s {idle_s:g} --unit {q(unit)} --no-gpu"
-    command = f"python3 {REMOTE_DIR}/sampler.py --out {out} {scope}"
+    scope = " ".join(q(a) for a in remote_sampler.scope_for("server", framework))
+    command = f"python3 {REMOTE_DIR}/sampler.py --out {out} --interval 1 --max-s {idle_s:g} {scope} --no-gpu"
     ctx.ssh.run(server, command, timeout=idle_s + 60, what="sampling the idle server", check=False)
     text = ctx.ssh.run(server, f"cat {out}", timeout=30, what="the idle samples", check=False).stdout
     return idle_figures(text, idle_s)
@@ -151,7 +153,8 @@ def idle_figures(text: str, idle_s: float) -> dict[str, Any]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by the sampler's end
-        if isinstance(row, dict) and "ts_ns" in row:
+        # A sample of no process is no figure (the scope found nothing), not a footprint of zero.
+        if isinstance(row, dict) and "ts_ns" in row and row.get("procs") != 0:
             samples.append(row)
     rss = [s["rss_bytes"] / MB for s in samples if s.get("rss_bytes") is not None]
     cpu = [s["cpu_pct"] for s in samples if s.get("cpu_pct") is not None]

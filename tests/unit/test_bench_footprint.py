@@ -30,6 +30,14 @@ def test_idle_figures_come_from_the_samplers_lines() -> None:
     assert got["rss_after_load_mb"] == pytest.approx(2073370624 / 2**20)
     assert 0.2 < got["idle_cpu_pct"] < 0.4
     assert footprint.idle_figures("", 5.0)["rss_idle_mb"] is None
+    nobody = '{"ts_ns": 1, "cpu_pct": 0.0, "rss_bytes": 0, "procs": 0}\n'  # the scope found no process
+    assert footprint.idle_figures(nobody * 2, 2.0) == {
+        "rss_after_load_mb": None,
+        "rss_idle_mb": None,
+        "idle_cpu_pct": None,
+        "idle_s": 2.0,
+        "idle_samples": 0,
+    }
 
 
 def test_only_correct_starts_are_timed_and_three_give_an_interval() -> None:
