@@ -1,22 +1,28 @@
-"""Cold start and footprint of one framework x scenario (the study measures it before the pair's
-sweep): the time from starting the framework's service, its model deployed, to its first correct
-prediction, `cold_starts` times (stop, start, wait); then the service's resident memory after load
-and its CPU at idle, from the kit's own sampler over `idle_s` seconds with no load.
+"""Cold start and footprint of one framework x scenario. The study measures it last in each
+scenario, after the common pass, so that no measured cell follows a cold start.
+
+- Cold start: the time from starting the framework's service, its model deployed, to its first
+  correct prediction, `cold_starts` times (stop, start, wait).
+- Footprint: the service's resident memory after load and its CPU at idle, from the kit's own
+  sampler over `idle_s` seconds with no load.
 
 The clock runs on the server host: one shell there stops the unit, reads the clock, starts the unit
 and sends the scenario's parity request with curl every 0.1 s until a 2xx reply, so the controller's
 SSH round trips do not count. The first 2xx reply is then parity-checked here: a start whose first
 answer is wrong is recorded as such, never timed as a cold start. A service that gives no 2xx within
-`recover_s` is a server gone (recovery.ServerGone): the pair's sweep is not run on it.
+`recover_s` is a server gone (recovery.ServerGone): recorded with why, and the service restarted.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from kit import frameworks, scenarios, shipped
+from kit import deploy, frameworks, scenarios, shipped
 from kit.bench.recovery import ServerGone
+from kit.bench.run import Run
+from kit.bench.sweep import Step
 from kit.config import BenchSettings
 from kit.context import Context, Progress
 from kit.errors import KitError
@@ -165,3 +171,56 @@ def idle_figures(text: str, idle_s: float) -> dict[str, Any]:
         "idle_s": idle_s,
         "idle_samples": len(samples),
     }
+
+
+#: Capacity outcomes of a pair whose framework never served here: no footprint to measure.
+NOT_SERVED = ("skipped", "failed")
+
+
+@dataclass
+class Footprint:
+    """The footprint of a study pair as measure_pair's Work: its model is served (deployed and
+    parity-checked) first, then it is measured and recorded under `footprints` and in each of the
+    pair's payload records; a resumed study keeps it."""
+
+    ctx: Context
+    run: Run
+    pair: tuple[str, str]
+    settings: BenchSettings
+    progress: Progress
+    stage: str = ":footprint"
+
+    @staticmethod
+    def done(run: Run, pair: tuple[str, str], settings: BenchSettings) -> bool:
+        """Nothing to measure: no cold starts asked, recorded already, or a framework that never
+        served the pair (skipped, or its deploy failed)."""
+        study = run.study()
+        entries = [(study.get("pairs") or {}).get("/".join((*pair, p))) or {} for p in settings.payloads]
+        served = any((e.get("capacity") or {}).get("outcome") not in NOT_SERVED for e in entries if e)
+        return not settings.cold_starts or "/".join(pair) in (study.get("footprints") or {}) or not served
+
+    def nothing_left(self, run: Run) -> bool:
+        return self.done(run, self.pair, self.settings)
+
+    def measure(self, step: Step) -> None:
+        built = deploy.build(self.ctx, self.pair[1])
+        record(
+            self.run,
+            self.pair,
+            self.settings,
+            measure(self.ctx, *self.pair, built, self.settings, self.progress),
+        )
+
+    def unrun(self, run: Run, status: str, reason: str) -> None:
+        record(
+            run, self.pair, self.settings, {"cold_start_s": [], "starts": [], "why": f"{status}: {reason}"}
+        )
+
+
+def record(run: Run, pair: tuple[str, str], settings: BenchSettings, foot: dict[str, Any]) -> None:
+    run.record_study("footprints", "/".join(pair), foot)
+    pairs = run.study().get("pairs") or {}
+    for payload in settings.payloads:
+        name = "/".join((*pair, payload))
+        if name in pairs:
+            run.record_study("pairs", name, {**pairs[name], "footprint": foot})

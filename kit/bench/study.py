@@ -2,7 +2,8 @@
 framework's capacity at the scenario's p99 SLO, then every framework at one rate they all sustain.
 
 Scenario by scenario, so that every framework host still serves the scenario when its common pass
-comes (no deploy between them):
+comes (no deploy between them), each framework's cold starts and footprint last
+(kit/bench/footprint.py), so that no measured cell follows a cold start:
 
 1. per framework, per payload: the SLO sweep (kit/bench/sweep.py), then `confirm_reps` repetitions
    at the rate it found: none may miss on its own (an unproven one passes: one repetition's requests
@@ -27,14 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kit import deploy
 from kit.bench import footprint, slo
 from kit.bench.pair import Cells, measure_pair
 from kit.bench.recovery import ServerGone
 from kit.bench.run import Run
 from kit.bench.sweep import Step, sweep_payload
 from kit.config import BenchSettings
-from kit.context import Context, Progress, quiet
+from kit.context import Context, Progress
 from kit.results.cells import CellKey
 
 COMMON_REP = slo.COMMON_REP
@@ -54,8 +54,7 @@ def measure_study(
     for scenario, frameworks in by_scenario(pairs):
         for framework in frameworks:
             pair = (framework, scenario)
-            work = StudyPair(settings, run, pair, ctx, progress)
-            measure_pair(ctx, run, pair, settings, part, progress, work)
+            measure_pair(ctx, run, pair, settings, part, progress, StudyPair(settings, run, pair))
         for payload in settings.payloads:
             common = plan_common(settings, run, scenario, payload, frameworks)
             run.record_study("common", f"{scenario}/{payload}", common)
@@ -66,6 +65,11 @@ def measure_study(
                 measure_pair(
                     ctx, run, (framework, scenario), settings, part, progress, Cells(keys, ":common")
                 )
+        # Last, so that no measured cell follows a cold start (a restarted server is cold).
+        for framework in frameworks:
+            pair = (framework, scenario)
+            foot = footprint.Footprint(ctx, run, pair, settings, progress)
+            measure_pair(ctx, run, pair, settings, part, progress, foot)
 
 
 def finished(run: Run, pairs: list[tuple[str, str]], settings: BenchSettings) -> bool:
@@ -78,6 +82,8 @@ def finished(run: Run, pairs: list[tuple[str, str]], settings: BenchSettings) ->
         if any(f"{scenario}/{p}" not in (run.study().get("common") or {}) for p in settings.payloads):
             return False
         if any(k not in done for fw in frameworks for k in common_keys(run, fw, scenario, settings.payloads)):
+            return False
+        if not all(footprint.Footprint.done(run, (fw, scenario), settings) for fw in frameworks):
             return False
     return True
 
@@ -94,14 +100,11 @@ def by_scenario(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]
 
 @dataclass
 class StudyPair:
-    """One framework x scenario of the study: its cold starts and footprint, then per payload its
-    sweep and the confirmations."""
+    """One framework x scenario of the study: per payload its sweep and the confirmations."""
 
     settings: BenchSettings
     run: Run
     pair: tuple[str, str]
-    ctx: Context | None = None  # None: only asked what is left (finished)
-    progress: Progress = quiet
     stage: str = ""
 
     def name(self, payload: str) -> str:
@@ -115,23 +118,10 @@ class StudyPair:
         )
 
     def measure(self, step: Step) -> None:
-        foot = self.footprint()
         for payload in self.settings.payloads:
-            self.payload(payload, step, foot)
+            self.payload(payload, step)
 
-    def footprint(self) -> dict[str, Any]:
-        """The pair's cold starts and idle footprint, measured once (a resumed study keeps them)."""
-        name = "/".join(self.pair)
-        done = (self.run.study().get("footprints") or {}).get(name)
-        if done is not None or not self.settings.cold_starts:
-            return dict(done or {})
-        assert self.ctx is not None, "a pair is measured with its context"
-        built = deploy.build(self.ctx, self.pair[1])
-        foot = footprint.measure(self.ctx, *self.pair, built, self.settings, self.progress)
-        self.run.record_study("footprints", name, foot)
-        return foot
-
-    def payload(self, payload: str, step: Step, foot: dict[str, Any]) -> None:
+    def payload(self, payload: str, step: Step) -> None:
         slo_ms = self.settings.slo_for(self.pair[1])
         assert slo_ms is not None, "settings.resolve refuses a study pair without an SLO"
         name, confirms = self.name(payload), Confirmations()
@@ -142,11 +132,9 @@ class StudyPair:
                 self.confirm(CellKey(*self.pair, payload, sweep.best, 0), step, slo_ms, confirms)
         except (KeyboardInterrupt, ServerGone) as cut:
             why = "interrupted (Ctrl-C)" if isinstance(cut, KeyboardInterrupt) else cut.what
-            self.run.record_study(
-                "pairs", name, {**entry(slo_ms, sweep, confirms, cut=why), "footprint": foot}
-            )
+            self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms, cut=why))
             raise
-        self.run.record_study("pairs", name, {**entry(slo_ms, sweep, confirms), "footprint": foot})
+        self.run.record_study("pairs", name, entry(slo_ms, sweep, confirms))
 
     def confirm(self, best: CellKey, step: Step, slo_ms: float, confirms: Confirmations) -> None:
         """`confirm_reps` repetitions at the sweep's best rate: each must not miss on its own (an

@@ -209,13 +209,22 @@ def test_a_tail_never_shown_is_a_miss_after_the_extensions(tmp_path: Path) -> No
     assert [k.rep for k in bench.measured] == [0, slo.EXTEND_REP, slo.EXTEND_REP + 1]
 
 
-def test_a_pairs_footprint_is_measured_once_and_kept_in_every_payloads_record(tmp_path: Path) -> None:
+def test_a_pairs_footprint_is_measured_once_after_its_capacity_and_kept_in_its_records(
+    tmp_path: Path,
+) -> None:
+    from kit.bench import footprint
+
     run = new_run(tmp_path)
-    foot = {"cold_start_s": [12.5, 11.0, 11.5], "rss_after_load_mb": 480.0, "idle_cpu_pct": 0.4}
-    run.record_study("footprints", "mlserver/malware", foot)
     with_starts = STUDY.model_copy(update={"cold_starts": 3})
-    pair = study.StudyPair(with_starts, run, ("mlserver", "malware"))  # no context: nothing is measured
-    assert pair.footprint() == foot
-    pair.measure(Bench(run, capacity(37.0)))
-    assert study_of(run)["footprint"] == foot
-    assert study.StudyPair(STUDY, run, ("bentoml", "malware")).footprint() == {}  # cold_starts = 0
+    pair = ("mlserver", "malware")
+    assert footprint.Footprint.done(run, pair, with_starts)  # no capacity recorded yet: never served
+    study.StudyPair(with_starts, run, pair).measure(Bench(run, capacity(37.0)))
+    assert not footprint.Footprint.done(run, pair, with_starts)  # served: its footprint is due
+    assert footprint.Footprint.done(run, pair, STUDY)  # cold_starts = 0: none asked
+    foot = {"cold_start_s": [12.5, 11.0, 11.5], "rss_after_load_mb": 480.0, "idle_cpu_pct": 0.4}
+    footprint.record(run, pair, with_starts, foot)
+    assert footprint.Footprint.done(run, pair, with_starts)  # a resume keeps it
+    assert study_of(run)["footprint"] == foot and study_of(run)["capacity"]["outcome"] == "found"
+    skipped = study.StudyPair(with_starts, run, ("tfserving", "malware"))
+    skipped.unrun(run, "skipped", "TF Serving cannot run here")
+    assert footprint.Footprint.done(run, ("tfserving", "malware"), with_starts)
